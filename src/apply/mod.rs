@@ -1,0 +1,581 @@
+//! Apply: run the pending steps over the DAG and collect their evidence.
+//!
+//! Phases:
+//! 1. refuse conflicts, take each host's lock;
+//! 2. run the pending steps as a ready queue: a step starts when every
+//!    pending step it depends on has finished, at most `parallelism` at a
+//!    time; only this task prints, workers send their outcome back;
+//! 3. a failed step skips what depends on it, except that an ephemeral
+//!    container is always torn down and guards always take their "after"
+//!    reading;
+//! 4. release the locks; the caller re-observes and writes the report.
+
+pub mod lock;
+pub mod script;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use petgraph::graph::NodeIndex;
+use serde::Serialize;
+use tokio::task::JoinSet;
+
+use crate::diff::{Action, Diff};
+use crate::graph::{StepGraph, StepKind};
+use crate::observe::{self, ContainerInfo, HostState};
+use crate::plan::{CheckKind, GuardKind, Plan, SecretSource};
+use crate::printer::Printer;
+use crate::remote::{Output, Transport};
+
+pub use script::Script;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Failed,
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepOutcome {
+    pub step: String,
+    pub resource: String,
+    pub kind: StepKind,
+    pub host: String,
+    pub action: Action,
+    pub status: Status,
+    pub seconds: f64,
+    /// `cutter:KEY=VALUE` results of the step, decoded.
+    pub results: BTreeMap<String, String>,
+    /// For checks and guards: what was expected and what was seen.
+    pub evidence: Vec<String>,
+    pub error: Option<String>,
+}
+
+pub struct Options {
+    pub parallelism: usize,
+    /// Run only these steps (a target and what it needs).
+    pub only: Option<BTreeSet<String>>,
+    pub interrupted: Arc<std::sync::atomic::AtomicBool>,
+}
+
+pub struct Context<'a> {
+    pub plan: &'a Plan,
+    pub graph: &'a StepGraph,
+    pub diff: &'a Diff,
+    pub states: &'a HashMap<String, HostState>,
+    pub transports: &'a HashMap<String, Arc<dyn Transport>>,
+    pub now: DateTime<Utc>,
+    pub printer: &'a Printer,
+}
+
+struct Running {
+    step: String,
+    started: Instant,
+}
+
+/// Run the pending steps; returns every step's outcome in completion order.
+pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOutcome>> {
+    let secrets = resolve_secrets(ctx)?;
+    let order = ctx.graph.order();
+    let pending: Vec<NodeIndex> = order
+        .iter()
+        .copied()
+        .filter(|n| {
+            let id = &ctx.graph.graph[*n].id;
+            ctx.diff.get(id).is_some_and(|c| c.action != Action::Noop)
+                && opts.only.as_ref().is_none_or(|only| only.contains(id))
+        })
+        .collect();
+    let pending_set: BTreeSet<NodeIndex> = pending.iter().copied().collect();
+    let position: HashMap<NodeIndex, usize> =
+        order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let mut waiting: BTreeMap<usize, NodeIndex> =
+        pending.iter().map(|n| (position[n], *n)).collect();
+    let mut done: HashMap<NodeIndex, Status> = HashMap::new();
+    let mut outcomes: Vec<StepOutcome> = Vec::new();
+    let mut state = RunState::default();
+    let mut set: JoinSet<(NodeIndex, StepOutcome)> = JoinSet::new();
+    let mut running: HashMap<NodeIndex, Running> = HashMap::new();
+
+    loop {
+        // Start every step whose pending dependencies are finished.
+        let stop = opts.interrupted.load(std::sync::atomic::Ordering::SeqCst);
+        let keys: Vec<usize> = waiting.keys().copied().collect();
+        for key in keys {
+            if running.len() >= opts.parallelism.max(1) {
+                break;
+            }
+            let n = waiting[&key];
+            let deps: Vec<NodeIndex> = ctx
+                .graph
+                .dependencies(n)
+                .into_iter()
+                .filter(|d| pending_set.contains(d))
+                .collect();
+            if deps.iter().any(|d| !done.contains_key(d)) {
+                continue;
+            }
+            let step = ctx.graph.graph[n].clone();
+            let always = matches!(step.kind, StepKind::Teardown | StepKind::GuardAfter);
+            let failed_dep = deps
+                .iter()
+                .find(|d| done[*d] != Status::Ok)
+                .map(|d| ctx.graph.graph[*d].id.clone());
+            let container_started = step.kind != StepKind::Teardown
+                || ctx
+                    .graph
+                    .main(&step.resource)
+                    .is_some_and(|m| done.get(&m).is_some_and(|s| *s != Status::Skipped));
+            if (stop && !always) || (failed_dep.is_some() && !(always && container_started)) {
+                waiting.remove(&key);
+                let why = if stop {
+                    "interrupted".to_string()
+                } else {
+                    format!("`{}` did not succeed", failed_dep.unwrap())
+                };
+                ctx.printer
+                    .status("Skipped", &format!("{} ({why})", step.id));
+                done.insert(n, Status::Skipped);
+                outcomes.push(outcome(ctx, &step.id, Status::Skipped, 0.0, Some(why)));
+                continue;
+            }
+            waiting.remove(&key);
+            let action = ctx.diff.get(&step.id).map_or(Action::Run, |c| c.action);
+            let job = match build(ctx, &state, &step.id, &secrets, &outcomes) {
+                Ok(job) => job,
+                Err(e) => {
+                    done.insert(n, Status::Failed);
+                    ctx.printer.status("Failed", &format!("{}: {e}", step.id));
+                    outcomes.push(outcome(ctx, &step.id, Status::Failed, 0.0, Some(e)));
+                    continue;
+                }
+            };
+            ctx.printer.status(
+                verb(action, step.kind),
+                &format!("{} on {}", step.id, step.host),
+            );
+            let transport = ctx.transports[&step.host].clone();
+            let base = outcome(ctx, &step.id, Status::Ok, 0.0, None);
+            running.insert(
+                n,
+                Running {
+                    step: step.id.clone(),
+                    started: Instant::now(),
+                },
+            );
+            set.spawn(async move {
+                let started = Instant::now();
+                let mut o = base;
+                match transport.run(&job.text(), job.stdin.clone()).await {
+                    Ok(out) => {
+                        o.results = script::results(&out.stdout_text());
+                        if !out.success() {
+                            o.status = Status::Failed;
+                            o.error = Some(failure(&out));
+                        }
+                        o.evidence
+                            .push(String::from_utf8_lossy(&out.stdout).into_owned());
+                    }
+                    Err(e) => {
+                        o.status = Status::Failed;
+                        let help = miette::Diagnostic::help(&e)
+                            .map(|h| h.to_string())
+                            .unwrap_or_default();
+                        o.error = Some(format!("{e}: {help}"));
+                    }
+                }
+                o.seconds = started.elapsed().as_secs_f64();
+                (n, o)
+            });
+        }
+        if running.is_empty() {
+            if waiting.is_empty() {
+                break;
+            }
+            // Nothing can start and nothing runs: every waiting step has an
+            // unfinished dependency outside the pending set; cannot happen in a DAG.
+            break;
+        }
+        let next = tokio::select! {
+            r = set.join_next() => r,
+            _ = tokio::time::sleep(Duration::from_millis(1000)) => {
+                ctx.printer.progress(running.values().map(|r| (r.step.as_str(), r.started.elapsed())).collect());
+                continue;
+            }
+        };
+        let Some(joined) = next else { break };
+        let (n, mut o) = joined.map_err(|e| miette::miette!("a step panicked: {e}"))?;
+        running.remove(&n);
+        let raw_stdout = std::mem::take(&mut o.evidence);
+        interpret(
+            ctx,
+            &mut state,
+            &mut o,
+            raw_stdout.first().map(String::as_str).unwrap_or(""),
+        );
+        match o.status {
+            Status::Ok => ctx
+                .printer
+                .status("Finished", &format!("{} in {:.2}s", o.step, o.seconds)),
+            _ => ctx.printer.error(&format!(
+                "{} failed after {:.2}s: {}",
+                o.step,
+                o.seconds,
+                o.error.as_deref().unwrap_or("")
+            )),
+        }
+        done.insert(n, o.status);
+        outcomes.push(o);
+    }
+    Ok(outcomes)
+}
+
+fn verb(action: Action, kind: StepKind) -> &'static str {
+    match (action, kind) {
+        (_, StepKind::Check) => "Checking",
+        (_, StepKind::Teardown) => "Removing",
+        (_, StepKind::GuardBefore | StepKind::GuardAfter) => "Guarding",
+        (Action::Create, _) => "Creating",
+        (Action::Replace, _) => "Replacing",
+        (Action::Start, _) => "Starting",
+        _ => "Running",
+    }
+}
+
+fn failure(out: &Output) -> String {
+    let tail = out.stderr_tail();
+    format!(
+        "{}{}",
+        observe::code_text(out.code),
+        if tail.is_empty() {
+            String::new()
+        } else {
+            format!(": {tail}")
+        }
+    )
+}
+
+fn outcome(
+    ctx: &Context<'_>,
+    id: &str,
+    status: Status,
+    seconds: f64,
+    error: Option<String>,
+) -> StepOutcome {
+    let n = ctx.graph.node(id).unwrap();
+    let step = &ctx.graph.graph[n];
+    StepOutcome {
+        step: id.to_string(),
+        resource: step.resource.clone(),
+        kind: step.kind,
+        host: step.host.clone(),
+        action: ctx.diff.get(id).map_or(Action::Run, |c| c.action),
+        status,
+        seconds,
+        results: BTreeMap::new(),
+        evidence: Vec::new(),
+        error,
+    }
+}
+
+/// What earlier steps of this apply produced, for later ones.
+#[derive(Default)]
+struct RunState {
+    /// Artefact name → path made in this apply.
+    produced: HashMap<String, String>,
+    /// Guard name → its "before" reading.
+    guard_before: HashMap<String, String>,
+}
+
+fn resolve_secrets(ctx: &Context<'_>) -> miette::Result<HashMap<String, Vec<(String, String)>>> {
+    let mut out = HashMap::new();
+    for c in ctx.plan.containers.values() {
+        let needed = ctx
+            .diff
+            .get(&format!("container.{}", c.name))
+            .is_some_and(|ch| matches!(ch.action, Action::Create | Action::Replace | Action::Run));
+        if !needed {
+            continue;
+        }
+        let mut values = Vec::new();
+        for (key, source) in &c.secrets {
+            let value = match source {
+                SecretSource::Env(var) => std::env::var(var).map_err(|_| {
+                    miette::miette!(
+                        code = "cutter::secret",
+                        help = format!("export {var}=... before apply, or use `file = \"...\"`"),
+                        "secret `{key}` of container `{}` reads environment variable `{var}`, which is not set",
+                        c.name
+                    )
+                })?,
+                SecretSource::File(path) => std::fs::read_to_string(path)
+                    .map_err(|e| miette::miette!(code = "cutter::secret", "secret `{key}` of container `{}`: cannot read `{}`: {e}", c.name, path.display()))?
+                    .trim_end_matches(['\n', '\r'])
+                    .to_string(),
+            };
+            values.push((key.clone(), value));
+        }
+        out.insert(c.name.clone(), values);
+    }
+    Ok(out)
+}
+
+/// The artefact's file: made in this apply, or the newest observed.
+fn artefact_file(ctx: &Context<'_>, state: &RunState, name: &str) -> Option<String> {
+    state.produced.get(name).cloned().or_else(|| {
+        let a = &ctx.plan.artefacts[name];
+        ctx.states[&a.host]
+            .artefacts
+            .get(name)
+            .and_then(|s| s.newest.as_ref())
+            .map(|f| f.path.clone())
+    })
+}
+
+fn build(
+    ctx: &Context<'_>,
+    state: &RunState,
+    id: &str,
+    secrets: &HashMap<String, Vec<(String, String)>>,
+    outcomes: &[StepOutcome],
+) -> Result<Script, String> {
+    let step = &ctx.graph.graph[ctx.graph.node(id).unwrap()];
+    let plan = ctx.plan;
+    Ok(match step.kind {
+        StepKind::Artefact => script::artefact(plan, &plan.artefacts[&step.resource], ctx.now),
+        StepKind::Container => {
+            let c = &plan.containers[&step.resource];
+            let action = ctx.diff.get(id).map(|ch| ch.action);
+            let file =
+                match &c.restore {
+                    Some(r) => Some(artefact_file(ctx, state, &r.artefact).ok_or_else(|| {
+                        format!("artefact `{}` has no file to restore", r.artefact)
+                    })?),
+                    None => None,
+                };
+            script::container(
+                plan,
+                c,
+                file.as_deref(),
+                action == Some(Action::Start),
+                secrets.get(&c.name).cloned().unwrap_or_default(),
+            )
+        }
+        StepKind::Check => {
+            let k = &plan.checks[&step.resource];
+            let snapshot = match &k.kind {
+                CheckKind::Rowcounts { artefact, .. } => artefact_file(ctx, state, artefact),
+                _ => None,
+            };
+            script::check(plan, k, snapshot.as_deref())
+        }
+        StepKind::Teardown => {
+            let c = &plan.containers[&step.resource];
+            let mut s = script::teardown(c);
+            if let Some(r) = &c.restore
+                && let Some(file) = artefact_file(ctx, state, &r.artefact)
+            {
+                let container_step = outcomes
+                    .iter()
+                    .find(|o| o.step == format!("container.{}", c.name));
+                let checks: Vec<&StepOutcome> = outcomes
+                    .iter()
+                    .filter(|o| {
+                        o.kind == StepKind::Check
+                            && plan.checks[&o.resource].container_resource.as_deref()
+                                == Some(&c.name)
+                    })
+                    .collect();
+                let passed = container_step.is_some_and(|o| o.status == Status::Ok)
+                    && checks.iter().all(|o| o.status == Status::Ok);
+                let evidence = serde_json::json!({
+                    "passed": passed,
+                    "tested_at": ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    "container": c.docker_name,
+                    "volume": c.volume,
+                    "network": c.network,
+                    "image": c.image,
+                    "artefact": file,
+                    "restore_exit": container_step.and_then(|o| o.results.get("restore_exit")).cloned(),
+                    "restore_stderr": container_step.map(|o| script::decode(&o.results, "restore_stderr")),
+                    "checks": checks.iter().map(|o| serde_json::json!({"check": o.resource, "status": o.status, "evidence": o.evidence})).collect::<Vec<_>>(),
+                });
+                let w = script::write_evidence(&file, c, evidence.to_string());
+                s.commands.extend(w.commands);
+                s.stdin = w.stdin;
+            }
+            s
+        }
+        StepKind::GuardBefore | StepKind::GuardAfter => match &plan.guards[&step.resource].kind {
+            GuardKind::ProtectedUnchanged => script::protected_state(),
+            GuardKind::SchemaUnchanged {
+                container,
+                user,
+                database,
+            } => script::schema_hash(container, user, database),
+        },
+    })
+}
+
+/// Judge a finished step's results: checks compare, guards compare before and after.
+fn interpret(ctx: &Context<'_>, state: &mut RunState, o: &mut StepOutcome, stdout: &str) {
+    let plan = ctx.plan;
+    match o.kind {
+        StepKind::Artefact if o.status == Status::Ok => {
+            if let Some(p) = o.results.get("path") {
+                state.produced.insert(o.resource.clone(), p.clone());
+            }
+        }
+        StepKind::Container => {
+            if let Some(code) = o.results.get("restore_exit") {
+                let stderr = script::decode(&o.results, "restore_stderr");
+                o.evidence.push(format!(
+                    "restore exit code {code}{}",
+                    if stderr.trim().is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", stderr.trim())
+                    }
+                ));
+            }
+        }
+        StepKind::Check if o.status == Status::Ok => {
+            let k = &plan.checks[&o.resource];
+            let result = script::decode(&o.results, "result").trim().to_string();
+            let (ok, evidence) = match &k.kind {
+                CheckKind::Equals { expect, .. } => (
+                    result == expect.trim(),
+                    vec![format!("expected `{}`, saw `{result}`", expect.trim())],
+                ),
+                CheckKind::SameAs { other, .. } => {
+                    let theirs = script::decode(&o.results, "other").trim().to_string();
+                    (
+                        result == theirs,
+                        vec![format!(
+                            "`{}` gave `{result}`, `{other}` gave `{theirs}`",
+                            k.container
+                        )],
+                    )
+                }
+                CheckKind::Rowcounts { tables, artefact } => {
+                    let snapshot = parse_rowcounts(&script::decode(&o.results, "snapshot"));
+                    let seen = parse_rowcounts(&script::decode(&o.results, "result"));
+                    let mut ok = true;
+                    let mut ev = Vec::new();
+                    for t in tables {
+                        let (want, got) = (snapshot.get(t), seen.get(t));
+                        let same = want.is_some() && want == got;
+                        ok &= same;
+                        ev.push(format!(
+                            "{t}: snapshot `{artefact}` {}, restored {} {}",
+                            want.map_or("absent".into(), |v| v.to_string()),
+                            got.map_or("absent".into(), |v| v.to_string()),
+                            if same { "PASS" } else { "FAIL" }
+                        ));
+                    }
+                    let passed = ev.iter().filter(|e| e.ends_with("PASS")).count();
+                    ev.insert(0, format!("{passed}/{} tables match", tables.len()));
+                    (ok, ev)
+                }
+            };
+            o.evidence = evidence;
+            if !ok {
+                o.status = Status::Failed;
+                o.error = Some(format!(
+                    "check `{}` failed: {}",
+                    o.resource,
+                    o.evidence.join("; ")
+                ));
+            }
+        }
+        StepKind::GuardBefore if o.status == Status::Ok => {
+            let reading = guard_reading(plan, &o.resource, stdout);
+            o.evidence = vec![reading.clone()];
+            state.guard_before.insert(o.resource.clone(), reading);
+        }
+        StepKind::GuardAfter if o.status == Status::Ok => {
+            let after = guard_reading(plan, &o.resource, stdout);
+            match state.guard_before.get(&o.resource) {
+                Some(before) if *before == after => {
+                    o.evidence = vec![
+                        format!("before: {before}"),
+                        format!("after:  {after}"),
+                        "identical".into(),
+                    ]
+                }
+                Some(before) => {
+                    let diff = similar::TextDiff::from_lines(before.as_str(), after.as_str())
+                        .unified_diff()
+                        .header("before", "after")
+                        .to_string();
+                    o.status = Status::Failed;
+                    o.evidence = vec![format!("before: {before}"), format!("after:  {after}")];
+                    o.error = Some(format!(
+                        "guard `{}` failed: protected state changed during the apply\n{diff}",
+                        o.resource
+                    ));
+                }
+                None => {
+                    o.status = Status::Failed;
+                    o.error = Some(format!(
+                        "guard `{}` has no reading from before the apply",
+                        o.resource
+                    ));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A guard's reading, one line per protected thing, sorted.
+fn guard_reading(plan: &Plan, guard: &str, stdout: &str) -> String {
+    let g = &plan.guards[guard];
+    match &g.kind {
+        GuardKind::SchemaUnchanged { .. } => format!(
+            "schema sha256 {}",
+            stdout.split_whitespace().next().unwrap_or("")
+        ),
+        GuardKind::ProtectedUnchanged => {
+            let protected = &plan.hosts[&g.host].protected;
+            let containers: Vec<ContainerInfo> = observe::parse_inspect(stdout).unwrap_or_default();
+            let mut lines: Vec<String> = containers
+                .iter()
+                .filter(|c| protected.covers_container(&c.name, &c.labels))
+                .map(|c| {
+                    format!(
+                        "{} id={} image={} state={} restarts={} started={}",
+                        c.name,
+                        crate::diff::short(&c.id),
+                        c.image,
+                        c.state,
+                        c.restart_count,
+                        c.started_at
+                    )
+                })
+                .collect();
+            for name in &protected.containers {
+                if !containers.iter().any(|c| &c.name == name) {
+                    lines.push(format!("{name} absent"));
+                }
+            }
+            lines.sort();
+            lines.join("\n")
+        }
+    }
+}
+
+/// `schema|table|rows` lines into `schema.table` → rows.
+pub fn parse_rowcounts(text: &str) -> HashMap<String, i64> {
+    text.lines()
+        .filter_map(|l| {
+            let mut parts = l.split('|');
+            let (s, t, n) = (parts.next()?, parts.next()?, parts.next()?);
+            Some((format!("{s}.{t}"), n.trim().parse().ok()?))
+        })
+        .collect()
+}

@@ -1,0 +1,101 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cutter",
+    version,
+    about = "Declarative plan-and-apply for servers over SSH: backups, snapshots, restore tests, rehearsal containers, with evidence"
+)]
+pub struct Cli {
+    /// Print only errors and machine output.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse and check a plan (references, protection, cycles); contacts no host.
+    Validate { plan: PathBuf },
+    /// Print the step graph.
+    Graph {
+        plan: PathBuf,
+        #[arg(long, value_enum, default_value = "mermaid")]
+        format: GraphFormat,
+    },
+    /// Observe the hosts and show exactly what apply would change.
+    Plan {
+        plan: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Save the plan (JSON) for `cutter apply FILE`.
+        #[arg(short = 'o', long = "out")]
+        out: Option<PathBuf>,
+        /// Only this resource and what it depends on.
+        #[arg(long)]
+        target: Option<String>,
+        /// Exit 2 when there are changes, 0 when there are none.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Apply a plan file, or a saved plan exactly as reviewed.
+    Apply {
+        /// A plan (`.toml`) or a saved plan (`.json` from `cutter plan -o`).
+        plan: PathBuf,
+        /// Do not ask for confirmation.
+        #[arg(short, long)]
+        yes: bool,
+        /// How many independent steps may run at once.
+        #[arg(long, default_value_t = 4)]
+        parallelism: usize,
+        /// Only this resource and what it depends on.
+        #[arg(long)]
+        target: Option<String>,
+        /// Wait this long for another apply's lock, e.g. `10m`.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        lock_wait: Option<std::time::Duration>,
+        /// Where the evidence report is written.
+        #[arg(long, default_value = "cutter-reports")]
+        report_dir: PathBuf,
+    },
+    /// Exit 0 when the hosts match the plan, 2 when they drifted, 1 on error.
+    Drift {
+        plan: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Render a JSON evidence report.
+    Report {
+        report: PathBuf,
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: ReportFormat,
+    },
+    /// Print the JSON Schema of plan files.
+    Schema,
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportFormat {
+    Markdown,
+    Json,
+}

@@ -1,0 +1,343 @@
+//! Diff: desired state against observed state, step by step.
+//!
+//! Each step of the graph gets an [`Action`] and the reasons for it, in
+//! graph order. Only steps whose action is not `Noop` run on apply; steps
+//! that exist only to serve others (checks, teardowns, guards) run when
+//! what they serve runs.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::graph::{StepGraph, StepKind};
+use crate::observe::{FileState, HostState};
+use crate::plan::{Artefact, Container, Lifecycle, MANAGED_LABEL, Plan};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Nothing to do: the host already matches.
+    Noop,
+    /// Missing: make it.
+    Create,
+    /// Present but wrong (corrupted, stale, too small): make a new one.
+    Replace,
+    /// A persistent container exists but is not running.
+    Start,
+    /// A test, check, teardown or guard that runs because something else does.
+    Run,
+    /// Remove what cutter made for a test (ephemeral container and volume).
+    Destroy,
+    /// In the way and not cutter's: apply refuses.
+    Conflict,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Noop => "unchanged",
+            Action::Create => "create",
+            Action::Replace => "replace",
+            Action::Start => "start",
+            Action::Run => "run",
+            Action::Destroy => "destroy",
+            Action::Conflict => "conflict",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub step: String,
+    pub resource: String,
+    pub kind: StepKind,
+    pub host: String,
+    pub action: Action,
+    /// Why the action is needed (or why nothing is).
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Diff {
+    pub changes: Vec<Change>,
+}
+
+impl Diff {
+    pub fn pending(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| c.action != Action::Noop)
+    }
+    pub fn has_changes(&self) -> bool {
+        self.pending().next().is_some()
+    }
+    pub fn conflicts(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| c.action == Action::Conflict)
+    }
+    pub fn get(&self, step: &str) -> Option<&Change> {
+        self.changes.iter().find(|c| c.step == step)
+    }
+    pub fn count(&self, action: Action) -> usize {
+        self.changes.iter().filter(|c| c.action == action).count()
+    }
+}
+
+/// Compare the plan with what the hosts have.
+pub fn diff(
+    plan: &Plan,
+    graph: &StepGraph,
+    states: &HashMap<String, HostState>,
+    now: DateTime<Utc>,
+) -> Diff {
+    let mut actions: HashMap<String, (Action, Vec<String>)> = HashMap::new();
+    for a in plan.artefacts.values() {
+        actions.insert(
+            format!("artefact.{}", a.name),
+            artefact_action(a, &states[&a.host], now),
+        );
+    }
+    for c in plan.containers.values() {
+        let artefact_changes = c
+            .restore
+            .as_ref()
+            .and_then(|r| actions.get(&format!("artefact.{}", r.artefact)))
+            .is_some_and(|(a, _)| *a != Action::Noop);
+        actions.insert(
+            format!("container.{}", c.name),
+            container_action(plan, c, &states[&c.host], artefact_changes),
+        );
+    }
+    let any_work = actions.values().any(|(a, _)| *a != Action::Noop);
+    let mut changes = Vec::new();
+    for n in graph.order() {
+        let step = &graph.graph[n];
+        let (action, reasons) = match step.kind {
+            StepKind::Artefact | StepKind::Container => actions[&step.id].clone(),
+            StepKind::Check => {
+                let check = &plan.checks[&step.resource];
+                match &check.container_resource {
+                    Some(c) => match &actions[&format!("container.{c}")] {
+                        (Action::Noop | Action::Conflict, _) => {
+                            (Action::Noop, vec![format!("container `{c}` is unchanged")])
+                        }
+                        _ => (Action::Run, vec![format!("container `{c}` is (re)made")]),
+                    },
+                    None if any_work => (Action::Run, vec!["verifies the apply".into()]),
+                    None => (Action::Noop, vec!["nothing to apply".into()]),
+                }
+            }
+            StepKind::Teardown => match &actions[&format!("container.{}", step.resource)] {
+                (Action::Run | Action::Create | Action::Replace, _) => (
+                    Action::Destroy,
+                    vec![
+                        "ephemeral: removed with its volume after its checks, even if one fails"
+                            .into(),
+                    ],
+                ),
+                _ => (Action::Noop, vec![]),
+            },
+            StepKind::GuardBefore | StepKind::GuardAfter if any_work => {
+                (Action::Run, vec!["proves production untouched".into()])
+            }
+            StepKind::GuardBefore | StepKind::GuardAfter => {
+                (Action::Noop, vec!["nothing to apply".into()])
+            }
+        };
+        changes.push(Change {
+            step: step.id.clone(),
+            resource: step.resource.clone(),
+            kind: step.kind,
+            host: step.host.clone(),
+            action,
+            reasons,
+        });
+    }
+    Diff { changes }
+}
+
+/// When a file was taken: from its name if it carries a timestamp, else its mtime.
+pub fn taken_at(a: &Artefact, f: &FileState) -> DateTime<Utc> {
+    a.path
+        .time_of(&f.path)
+        .unwrap_or_else(|| DateTime::from_timestamp(f.mtime, 0).unwrap_or_default())
+}
+
+fn artefact_action(a: &Artefact, host: &HostState, now: DateTime<Utc>) -> (Action, Vec<String>) {
+    let Some(f) = host.artefacts.get(&a.name).and_then(|s| s.newest.as_ref()) else {
+        return (
+            Action::Create,
+            vec![format!("missing: nothing matches `{}`", a.path.display())],
+        );
+    };
+    let mut reasons = Vec::new();
+    match &f.recorded_sha256 {
+        None => reasons.push(format!("unrecorded: `{}` is not in its SHA256SUMS", f.path)),
+        Some(rec) if *rec != f.sha256 => reasons.push(format!(
+            "corrupted: `{}` has SHA-256 {} but SHA256SUMS records {}",
+            f.path,
+            short(&f.sha256),
+            short(rec)
+        )),
+        Some(_) => {}
+    }
+    if let Some(min) = a.min_size
+        && f.size < min
+    {
+        reasons.push(format!(
+            "too small: `{}` is {} bytes, below min_size {min}",
+            f.path, f.size
+        ));
+    }
+    if let Some(max) = a.max_age {
+        let age = now.signed_duration_since(taken_at(a, f));
+        if age.to_std().is_ok_and(|age| age > max) {
+            reasons.push(format!(
+                "stale: `{}` was taken {} ago, max_age is {}",
+                f.path,
+                humantime::format_duration(std::time::Duration::from_secs(
+                    age.num_seconds().max(0) as u64
+                )),
+                humantime::format_duration(max)
+            ));
+        }
+    }
+    if reasons.is_empty() {
+        return (
+            Action::Noop,
+            vec![format!(
+                "`{}` ({} bytes, SHA-256 {}) matches SHA256SUMS",
+                f.path,
+                f.size,
+                short(&f.sha256)
+            )],
+        );
+    }
+    if !a.path.is_dated() && f.manifest.is_none() {
+        reasons.push(format!(
+            "`{}` was not made by cutter: refusing to overwrite it",
+            f.path
+        ));
+        return (Action::Conflict, reasons);
+    }
+    (Action::Replace, reasons)
+}
+
+fn container_action(
+    plan: &Plan,
+    c: &Container,
+    host: &HostState,
+    artefact_changes: bool,
+) -> (Action, Vec<String>) {
+    let Some(docker) = &host.docker else {
+        return (Action::Create, vec!["Docker state unknown".into()]);
+    };
+    let existing = docker.container(&c.docker_name);
+    if let Some(e) = existing
+        && e.labels.get(MANAGED_LABEL).map(String::as_str) != Some("true")
+    {
+        let protected = plan.hosts[&c.host]
+            .protected
+            .covers_container(&e.name, &e.labels);
+        return (
+            Action::Conflict,
+            vec![format!(
+                "a container named `{}` exists and was not created by cutter{}: refusing to touch it",
+                c.docker_name,
+                if protected { " (it is protected)" } else { "" }
+            )],
+        );
+    }
+    for (what, name, found) in [
+        (
+            "volume",
+            &c.volume,
+            docker.volume(&c.volume).map(|v| &v.labels),
+        ),
+        (
+            "network",
+            &c.network,
+            docker.network(&c.network).map(|n| &n.labels),
+        ),
+    ] {
+        if let Some(labels) = found
+            && labels.get(MANAGED_LABEL).map(String::as_str) != Some("true")
+        {
+            return (
+                Action::Conflict,
+                vec![format!(
+                    "{what} `{name}` exists and was not created by cutter: refusing to use it"
+                )],
+            );
+        }
+    }
+    match c.lifecycle {
+        Lifecycle::Persistent => match existing {
+            None => (
+                Action::Create,
+                vec![format!("missing: no container `{}`", c.docker_name)],
+            ),
+            Some(e) if e.state != "running" => (
+                Action::Start,
+                vec![format!("container `{}` is {}", c.docker_name, e.state)],
+            ),
+            Some(e) => (
+                Action::Noop,
+                vec![format!(
+                    "container `{}` is running ({})",
+                    c.docker_name,
+                    short(&e.id)
+                )],
+            ),
+        },
+        Lifecycle::Ephemeral => {
+            let restore = c.restore.as_ref().expect("ephemeral containers restore");
+            let mut reasons = Vec::new();
+            if artefact_changes {
+                reasons.push(format!(
+                    "artefact `{}` is new: its restore must be tested",
+                    restore.artefact
+                ));
+            } else {
+                let file = host
+                    .artefacts
+                    .get(&restore.artefact)
+                    .and_then(|s| s.newest.as_ref());
+                match file.map(|f| (f, f.evidence.get(&evidence_name(c)))) {
+                    Some((_, Some(ev)))
+                        if ev.get("passed") == Some(&serde_json::Value::Bool(true)) =>
+                    {
+                        return (
+                            Action::Noop,
+                            vec![format!("restore test passed for `{}`", file.unwrap().path)],
+                        );
+                    }
+                    Some((f, Some(_))) => {
+                        reasons.push(format!("the last restore test of `{}` failed", f.path))
+                    }
+                    Some((f, None)) => {
+                        reasons.push(format!("restore test never ran for `{}`", f.path))
+                    }
+                    None => reasons.push(format!(
+                        "artefact `{}` will be made first",
+                        restore.artefact
+                    )),
+                }
+            }
+            if existing.is_some() {
+                reasons.push(format!(
+                    "a leftover `{}` from an earlier run is removed first",
+                    c.docker_name
+                ));
+            }
+            (Action::Run, reasons)
+        }
+    }
+}
+
+/// Name of the evidence file a restore test leaves beside the artefact it tested.
+pub fn evidence_name(c: &Container) -> String {
+    format!("restore-test.{}.json", c.name)
+}
+
+pub fn short(hash: &str) -> &str {
+    &hash[..hash.len().min(12)]
+}

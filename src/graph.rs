@@ -1,0 +1,337 @@
+//! The step graph: what runs before what.
+//!
+//! Each resource expands to steps (an ephemeral container also gets a
+//! teardown step after all its checks; a guard observes before and after
+//! everything else). Edges come from `after = [...]` and from references.
+//! Order is deterministic: ties go to declaration order.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write;
+
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
+use serde::Serialize;
+
+use crate::plan::{Diagnostics, Lifecycle, Plan};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepKind {
+    Artefact,
+    Container,
+    Check,
+    Teardown,
+    GuardBefore,
+    GuardAfter,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// Stable id, e.g. `artefact.backup`, `teardown.restore_test`.
+    pub id: String,
+    pub resource: String,
+    pub kind: StepKind,
+    pub host: String,
+}
+
+pub struct StepGraph {
+    pub graph: DiGraph<Step, &'static str>,
+    index: HashMap<String, NodeIndex>,
+}
+
+impl StepGraph {
+    pub fn build(plan: &Plan) -> StepGraph {
+        let mut g = StepGraph {
+            graph: DiGraph::new(),
+            index: HashMap::new(),
+        };
+        for guard in plan.guards.values() {
+            g.add(&guard.name, StepKind::GuardBefore, &guard.host);
+        }
+        for a in plan.artefacts.values() {
+            g.add(&a.name, StepKind::Artefact, &a.host);
+        }
+        for c in plan.containers.values() {
+            g.add(&c.name, StepKind::Container, &c.host);
+        }
+        for c in plan.checks.values() {
+            g.add(&c.name, StepKind::Check, &c.host);
+        }
+        for c in plan
+            .containers
+            .values()
+            .filter(|c| c.lifecycle == Lifecycle::Ephemeral)
+        {
+            let teardown = g.add(&c.name, StepKind::Teardown, &c.host);
+            let main = g.main(&c.name).unwrap();
+            g.graph.add_edge(main, teardown, "tears down");
+            for check in plan
+                .checks
+                .values()
+                .filter(|k| k.container_resource.as_deref() == Some(&c.name))
+            {
+                let n = g.main(&check.name).unwrap();
+                g.graph.add_edge(n, teardown, "checked before teardown");
+            }
+        }
+        for d in &plan.deps {
+            if let (Some(a), Some(b)) = (g.main(&d.before), g.main(&d.after)) {
+                g.graph.add_edge(a, b, d.why);
+            }
+        }
+        let guards: Vec<_> = plan.guards.values().map(|x| x.name.clone()).collect();
+        let work: Vec<NodeIndex> = g
+            .graph
+            .node_indices()
+            .filter(|n| {
+                !matches!(
+                    g.graph[*n].kind,
+                    StepKind::GuardBefore | StepKind::GuardAfter
+                )
+            })
+            .collect();
+        for name in &guards {
+            let host = &plan.guards[name].host;
+            let before = g.index[&format!("guard-before.{name}")];
+            for n in &work {
+                g.graph.add_edge(before, *n, "guarded");
+            }
+            let after = g.add(name, StepKind::GuardAfter, host);
+            for n in &work {
+                g.graph.add_edge(*n, after, "guarded");
+            }
+            if work.is_empty() {
+                g.graph.add_edge(before, after, "guarded");
+            }
+        }
+        g
+    }
+
+    fn add(&mut self, resource: &str, kind: StepKind, host: &str) -> NodeIndex {
+        let id = step_id(kind, resource);
+        let n = self.graph.add_node(Step {
+            id: id.clone(),
+            resource: resource.to_string(),
+            kind,
+            host: host.to_string(),
+        });
+        self.index.insert(id, n);
+        n
+    }
+
+    /// The step that puts a resource in place.
+    pub fn main(&self, resource: &str) -> Option<NodeIndex> {
+        ["artefact", "container", "check"]
+            .iter()
+            .find_map(|k| self.index.get(&format!("{k}.{resource}")).copied())
+    }
+
+    pub fn node(&self, id: &str) -> Option<NodeIndex> {
+        self.index.get(id).copied()
+    }
+
+    /// Steps in a deterministic topological order.
+    pub fn order(&self) -> Vec<NodeIndex> {
+        let mut indegree: Vec<usize> = self
+            .graph
+            .node_indices()
+            .map(|n| self.graph.neighbors_directed(n, petgraph::Incoming).count())
+            .collect();
+        let mut ready: BTreeSet<NodeIndex> = self
+            .graph
+            .node_indices()
+            .filter(|n| indegree[n.index()] == 0)
+            .collect();
+        let mut out = Vec::new();
+        while let Some(n) = ready.pop_first() {
+            out.push(n);
+            for m in self.graph.neighbors_directed(n, petgraph::Outgoing) {
+                indegree[m.index()] -= 1;
+                if indegree[m.index()] == 0 {
+                    ready.insert(m);
+                }
+            }
+        }
+        out
+    }
+
+    /// Direct predecessors of a step.
+    pub fn dependencies(&self, n: NodeIndex) -> Vec<NodeIndex> {
+        let mut v: Vec<_> = self
+            .graph
+            .neighbors_directed(n, petgraph::Incoming)
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// `n` and everything it transitively depends on.
+    pub fn closure(&self, n: NodeIndex) -> BTreeSet<NodeIndex> {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![n];
+        while let Some(x) = stack.pop() {
+            if seen.insert(x) {
+                stack.extend(self.graph.neighbors_directed(x, petgraph::Incoming));
+            }
+        }
+        seen
+    }
+
+    pub fn to_dot(&self) -> String {
+        let mut s = String::from(
+            "digraph cutter {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n",
+        );
+        for n in self.order() {
+            let step = &self.graph[n];
+            let _ = writeln!(
+                s,
+                "  \"{}\" [label=\"{}\\n@{}\"];",
+                step.id, step.id, step.host
+            );
+        }
+        for e in self.sorted_edges() {
+            let _ = writeln!(
+                s,
+                "  \"{}\" -> \"{}\" [label=\"{}\"];",
+                self.graph[e.0].id, self.graph[e.1].id, e.2
+            );
+        }
+        s.push_str("}\n");
+        s
+    }
+
+    pub fn to_mermaid(&self) -> String {
+        let mut s = String::from("flowchart LR\n");
+        let ids: HashMap<NodeIndex, String> = self
+            .order()
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| (n, format!("s{i}")))
+            .collect();
+        for n in self.order() {
+            let step = &self.graph[n];
+            let _ = writeln!(s, "  {}[\"{}<br/>@{}\"]", ids[&n], step.id, step.host);
+        }
+        for e in self.sorted_edges() {
+            let _ = writeln!(s, "  {} -->|{}| {}", ids[&e.0], e.2, ids[&e.1]);
+        }
+        s
+    }
+
+    fn sorted_edges(&self) -> Vec<(NodeIndex, NodeIndex, &'static str)> {
+        let pos: HashMap<NodeIndex, usize> = self
+            .order()
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| (n, i))
+            .collect();
+        let mut edges: Vec<_> = self
+            .graph
+            .edge_references()
+            .map(|e| (e.source(), e.target(), *e.weight()))
+            .collect();
+        edges.sort_by_key(|e| (pos[&e.0], pos[&e.1], e.2));
+        edges.dedup_by_key(|e| (e.0, e.1));
+        edges
+    }
+}
+
+pub fn step_id(kind: StepKind, resource: &str) -> String {
+    let prefix = match kind {
+        StepKind::Artefact => "artefact",
+        StepKind::Container => "container",
+        StepKind::Check => "check",
+        StepKind::Teardown => "teardown",
+        StepKind::GuardBefore => "guard-before",
+        StepKind::GuardAfter => "guard-after",
+    };
+    format!("{prefix}.{resource}")
+}
+
+/// Report every dependency cycle, naming each member and labelling the
+/// declaration of each edge in it.
+pub fn check_cycles(plan: &Plan, diags: &mut Diagnostics) {
+    let mut g: DiGraph<&str, usize> = DiGraph::new();
+    let mut idx: HashMap<&str, NodeIndex> = HashMap::new();
+    let names = plan
+        .artefacts
+        .keys()
+        .chain(plan.containers.keys())
+        .chain(plan.checks.keys());
+    for name in names {
+        idx.insert(name, g.add_node(name));
+    }
+    for (i, d) in plan.deps.iter().enumerate() {
+        if let (Some(a), Some(b)) = (idx.get(d.before.as_str()), idx.get(d.after.as_str())) {
+            g.add_edge(*a, *b, i);
+        }
+    }
+    let mut sccs: Vec<Vec<NodeIndex>> =
+        tarjan_scc(&g).into_iter().filter(|c| c.len() > 1).collect();
+    for c in &mut sccs {
+        c.sort();
+    }
+    sccs.sort();
+    for scc in sccs {
+        let members: BTreeSet<NodeIndex> = scc.iter().copied().collect();
+        // Walk one cycle through the component, starting at its first member.
+        let start = scc[0];
+        let mut path = vec![start];
+        let mut edges = Vec::new();
+        let mut seen = BTreeSet::from([start]);
+        let mut cur = start;
+        loop {
+            let mut next: Vec<_> = g
+                .edges(cur)
+                .filter(|e| members.contains(&e.target()))
+                .collect();
+            next.sort_by_key(|e| e.target());
+            let e = next
+                .iter()
+                .find(|e| e.target() == start)
+                .or_else(|| next.iter().find(|e| !seen.contains(&e.target())))
+                .or(next.first())
+                .copied();
+            let Some(e) = e else { break };
+            edges.push(*e.weight());
+            if e.target() == start {
+                break;
+            }
+            if !seen.insert(e.target()) {
+                break;
+            }
+            path.push(e.target());
+            cur = e.target();
+        }
+        let mut names: Vec<&str> = path.iter().map(|n| g[*n]).collect();
+        names.push(g[start]);
+        let d = diags.error(
+            "cycle",
+            format!(
+                "dependency cycle: {}",
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(" → ")
+            ),
+        );
+        for i in edges {
+            let dep = &plan.deps[i];
+            d.label(
+                dep.span.clone(),
+                format!("`{}` {} `{}`", dep.after, describe(dep.why), dep.before),
+            );
+        }
+        d.help("break the cycle by removing one of these dependencies");
+    }
+}
+
+fn describe(why: &str) -> &str {
+    match why {
+        "after" => "runs after",
+        other => other,
+    }
+}

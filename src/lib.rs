@@ -1,0 +1,21 @@
+//! cutter: a declarative plan-and-apply engine for operating servers over SSH.
+//!
+//! The pipeline, in the order a command runs it:
+//! `plan` (load and validate TOML) → `graph` (steps as a DAG) →
+//! `observe` (live host state, one probe per host) → `diff` (what is missing
+//! or wrong) → `render` (plan for people and scripts) → `apply` (run the
+//! missing steps) → `report` (evidence). `remote` runs commands on hosts.
+
+pub mod apply;
+pub mod cli;
+pub mod clock;
+pub mod diff;
+pub mod exit_status;
+pub mod graph;
+pub mod observe;
+pub mod plan;
+pub mod printer;
+pub mod remote;
+pub mod render;
+pub mod report;
+pub mod run;

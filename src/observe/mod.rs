@@ -1,0 +1,455 @@
+//! Observe: read the live state of each host, read-only, in one round trip.
+//!
+//! A generated POSIX shell probe lists every artefact's newest match (size,
+//! mtime, SHA-256 computed on the host, the `SHA256SUMS` beside it, cutter's
+//! sidecar evidence) and, where the plan uses Docker, inspects containers,
+//! volumes and networks. Its output is NUL-separated records, so no file
+//! name can confuse the parser.
+
+pub mod probe;
+
+use std::collections::{BTreeMap, HashMap};
+
+use indexmap::IndexMap;
+use miette::Diagnostic;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+pub use probe::probe_script;
+
+use crate::plan::Plan;
+use crate::remote::{RemoteError, Transport};
+
+/// Everything known about one host.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HostState {
+    pub host: String,
+    pub artefacts: IndexMap<String, ArtefactState>,
+    /// `None` when the plan does not use Docker on this host.
+    pub docker: Option<DockerState>,
+    /// Who holds the host's apply lock, if anyone.
+    pub lock: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ArtefactState {
+    /// How many well-formed matches exist.
+    pub matches: usize,
+    /// The newest match, if any.
+    pub newest: Option<FileState>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileState {
+    pub path: String,
+    pub size: u64,
+    /// Modification time, seconds since the epoch.
+    pub mtime: i64,
+    /// SHA-256 of the content, computed on the host just now.
+    pub sha256: String,
+    /// What the `SHA256SUMS` beside it records for it.
+    pub recorded_sha256: Option<String>,
+    /// cutter's manifest for this file, if cutter made it.
+    pub manifest: Option<serde_json::Value>,
+    /// Other evidence files beside it (`<file>.<name>.json`), by name.
+    pub evidence: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DockerState {
+    pub containers: Vec<ContainerInfo>,
+    pub volumes: Vec<VolumeInfo>,
+    pub networks: Vec<NetworkInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ContainerInfo {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub image_id: String,
+    pub state: String,
+    pub restart_count: i64,
+    pub started_at: String,
+    pub labels: IndexMap<String, String>,
+    pub networks: Vec<String>,
+    pub volumes: Vec<String>,
+    pub published_ports: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VolumeInfo {
+    pub name: String,
+    pub labels: IndexMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NetworkInfo {
+    pub name: String,
+    pub driver: String,
+    pub internal: bool,
+    pub labels: IndexMap<String, String>,
+}
+
+impl DockerState {
+    pub fn container(&self, name: &str) -> Option<&ContainerInfo> {
+        self.containers.iter().find(|c| c.name == name)
+    }
+    pub fn volume(&self, name: &str) -> Option<&VolumeInfo> {
+        self.volumes.iter().find(|v| v.name == name)
+    }
+    pub fn network(&self, name: &str) -> Option<&NetworkInfo> {
+        self.networks.iter().find(|n| n.name == name)
+    }
+}
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum ObserveError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Remote(#[from] RemoteError),
+    #[error("cannot observe host `{host}`: {what}")]
+    #[diagnostic(code(cutter::observe))]
+    Failed {
+        host: String,
+        what: String,
+        #[help]
+        stderr: String,
+    },
+}
+
+/// Observe one host with a single command.
+pub async fn observe(plan: &Plan, transport: &dyn Transport) -> Result<HostState, ObserveError> {
+    let host = transport.host().to_string();
+    let script = probe_script(plan, &host);
+    let out = transport.run("sh -s", Some(script.into_bytes())).await?;
+    if !out.success() {
+        return Err(ObserveError::Failed {
+            host,
+            what: format!("the read-only probe exited with {}", code_text(out.code)),
+            stderr: out.stderr_tail(),
+        });
+    }
+    parse(plan, &host, &out.stdout).map_err(|what| ObserveError::Failed {
+        host: host.clone(),
+        what,
+        stderr: out.stderr_tail(),
+    })
+}
+
+pub fn code_text(code: Option<i32>) -> String {
+    code.map_or("a signal".into(), |c| format!("exit code {c}"))
+}
+
+fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState, String> {
+    let names: Vec<&String> = plan
+        .artefacts
+        .values()
+        .filter(|a| a.host == host)
+        .map(|a| &a.name)
+        .collect();
+    let mut state = HostState {
+        host: host.to_string(),
+        ..Default::default()
+    };
+    for name in &names {
+        state
+            .artefacts
+            .insert((*name).clone(), ArtefactState::default());
+    }
+    let mut fields = stdout
+        .split(|b| *b == 0)
+        .map(|f| String::from_utf8_lossy(f).into_owned());
+    let mut evidence: HashMap<usize, BTreeMap<String, serde_json::Value>> = HashMap::new();
+    while let Some(count) = fields.next() {
+        if count.is_empty() {
+            break;
+        }
+        let n: usize = count
+            .parse()
+            .map_err(|_| format!("malformed probe output near `{count}`"))?;
+        let rec: Vec<String> = fields.by_ref().take(n).collect();
+        if rec.len() != n {
+            return Err("truncated probe output".into());
+        }
+        match rec[0].as_str() {
+            "A" if n >= 3 => {
+                let i: usize = rec[1].parse().map_err(|_| "bad artefact index")?;
+                let name = names.get(i).ok_or("artefact index out of range")?;
+                let matches: usize = rec[2].parse().unwrap_or(0);
+                let newest = if n == 8 {
+                    let (size, mtime) = rec[4].split_once(' ').unwrap_or(("0", "0"));
+                    let path = rec[3].clone();
+                    let base = path.rsplit('/').next().unwrap_or(&path).to_string();
+                    Some(FileState {
+                        recorded_sha256: parse_sums(&rec[6]).remove(&base),
+                        manifest: serde_json::from_str(&rec[7]).ok(),
+                        path,
+                        size: size.parse().unwrap_or(0),
+                        mtime: mtime.parse().unwrap_or(0),
+                        sha256: rec[5].clone(),
+                        evidence: BTreeMap::new(),
+                    })
+                } else {
+                    None
+                };
+                state
+                    .artefacts
+                    .insert((*name).clone(), ArtefactState { matches, newest });
+            }
+            "E" if n == 4 => {
+                let i: usize = rec[1].parse().map_err(|_| "bad artefact index")?;
+                if let Ok(v) = serde_json::from_str(&rec[3]) {
+                    evidence.entry(i).or_default().insert(rec[2].clone(), v);
+                }
+            }
+            "D" if n == 4 => {
+                let docker = state.docker.get_or_insert_with(DockerState::default);
+                let text = &rec[3];
+                if rec[2] != "0" {
+                    return Err(format!("`docker` failed: {}", crate::remote::tail(text, 3)));
+                }
+                match rec[1].as_str() {
+                    "containers" => docker.containers = parse_inspect(text)?,
+                    "volumes" => docker.volumes = parse_volumes(text)?,
+                    "networks" => docker.networks = parse_networks(text)?,
+                    _ => {}
+                }
+            }
+            "M" => {
+                return Err(format!(
+                    "`{}` is not installed on the host (command not found)",
+                    rec.get(1).map_or("docker", |s| s)
+                ));
+            }
+            "L" if n == 2 => state.lock = Some(rec[1].clone()),
+            other => return Err(format!("unexpected probe record `{other}`")),
+        }
+    }
+    for (i, ev) in evidence {
+        if let Some(name) = names.get(i)
+            && let Some(f) = state
+                .artefacts
+                .get_mut(*name)
+                .and_then(|a| a.newest.as_mut())
+        {
+            f.evidence = ev;
+        }
+    }
+    Ok(state)
+}
+
+/// Parse a coreutils `sha256sum` file into name → hash.
+pub fn parse_sums(text: &str) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for line in text.lines() {
+        let (escaped, line) = match line.strip_prefix('\\') {
+            Some(rest) => (true, rest),
+            None => (false, line),
+        };
+        if line.len() < 66 {
+            continue;
+        }
+        let (hash, rest) = line.split_at(64);
+        let Some(name) = rest.strip_prefix("  ").or_else(|| rest.strip_prefix(" *")) else {
+            continue;
+        };
+        let name = if escaped {
+            unescape_sum_name(name)
+        } else {
+            name.to_string()
+        };
+        out.insert(name, hash.to_ascii_lowercase());
+    }
+    out
+}
+
+fn unescape_sum_name(name: &str) -> String {
+    let mut out = String::new();
+    let mut chars = name.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('r') => out.push('\r'),
+                Some('\\') => out.push('\\'),
+                Some(o) => {
+                    out.push('\\');
+                    out.push(o)
+                }
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// One `SHA256SUMS` line for `name`, as `sha256sum` writes it (escaped when needed).
+pub fn sums_line(hash: &str, name: &str) -> String {
+    if name.contains('\\') || name.contains('\n') || name.contains('\r') {
+        let escaped = name
+            .replace('\\', "\\\\")
+            .replace('\n', "\\n")
+            .replace('\r', "\\r");
+        format!("\\{hash}  {escaped}\n")
+    } else {
+        format!("{hash}  {name}\n")
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectContainer {
+    id: String,
+    name: String,
+    image: String,
+    restart_count: i64,
+    state: InspectState,
+    config: InspectConfig,
+    network_settings: InspectNetworkSettings,
+    #[serde(default)]
+    mounts: Vec<InspectMount>,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectState {
+    status: String,
+    started_at: String,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectConfig {
+    image: String,
+    labels: Option<IndexMap<String, String>>,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectNetworkSettings {
+    networks: Option<IndexMap<String, serde_json::Value>>,
+    ports: Option<IndexMap<String, Option<Vec<InspectPort>>>>,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectPort {
+    host_ip: String,
+    host_port: String,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectMount {
+    #[serde(rename = "Type")]
+    kind: String,
+    name: Option<String>,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectVolume {
+    name: String,
+    labels: Option<IndexMap<String, String>>,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectNetwork {
+    name: String,
+    driver: String,
+    internal: bool,
+    labels: Option<IndexMap<String, String>>,
+}
+
+fn parse_json<T: for<'de> Deserialize<'de>>(what: &str, text: &str) -> Result<Vec<T>, String> {
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_str(text).map_err(|e| format!("cannot read `docker inspect` of {what}: {e}"))
+}
+
+pub fn parse_inspect(text: &str) -> Result<Vec<ContainerInfo>, String> {
+    let raw: Vec<InspectContainer> = parse_json("containers", text)?;
+    let mut out: Vec<ContainerInfo> = raw
+        .into_iter()
+        .map(|c| ContainerInfo {
+            id: c.id,
+            name: c.name.trim_start_matches('/').to_string(),
+            image: c.config.image,
+            image_id: c.image,
+            state: c.state.status,
+            restart_count: c.restart_count,
+            started_at: c.state.started_at,
+            labels: c.config.labels.unwrap_or_default(),
+            networks: c
+                .network_settings
+                .networks
+                .map(|n| n.keys().cloned().collect())
+                .unwrap_or_default(),
+            volumes: c
+                .mounts
+                .into_iter()
+                .filter(|m| m.kind == "volume")
+                .filter_map(|m| m.name)
+                .collect(),
+            published_ports: c
+                .network_settings
+                .ports
+                .unwrap_or_default()
+                .into_iter()
+                .flat_map(|(port, binds)| {
+                    binds
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(move |b| format!("{}:{}->{port}", b.host_ip, b.host_port))
+                })
+                .collect(),
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+fn parse_volumes(text: &str) -> Result<Vec<VolumeInfo>, String> {
+    let raw: Vec<InspectVolume> = parse_json("volumes", text)?;
+    Ok(raw
+        .into_iter()
+        .map(|v| VolumeInfo {
+            name: v.name,
+            labels: v.labels.unwrap_or_default(),
+        })
+        .collect())
+}
+
+fn parse_networks(text: &str) -> Result<Vec<NetworkInfo>, String> {
+    let raw: Vec<InspectNetwork> = parse_json("networks", text)?;
+    Ok(raw
+        .into_iter()
+        .map(|n| NetworkInfo {
+            name: n.name,
+            driver: n.driver,
+            internal: n.internal,
+            labels: n.labels.unwrap_or_default(),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_round_trip_odd_names() {
+        let h = "a".repeat(64);
+        for name in ["plain.dump", "with space", "new\nline", "back\\slash"] {
+            let line = sums_line(&h, name);
+            assert_eq!(parse_sums(&line).get(name), Some(&h), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn sums_accept_binary_marker() {
+        let h = "b".repeat(64);
+        assert_eq!(
+            parse_sums(&format!("{h} *x.dump\n")).get("x.dump"),
+            Some(&h)
+        );
+    }
+}

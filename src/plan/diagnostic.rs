@@ -1,0 +1,101 @@
+//! Errors that point into the plan file.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use miette::{Diagnostic, LabeledSpan, NamedSource};
+use thiserror::Error;
+
+/// One problem in a plan file, with labels on the exact spans involved.
+#[derive(Debug, Error, Diagnostic, Clone)]
+#[error("{message}")]
+pub struct PlanDiagnostic {
+    pub message: String,
+    #[diagnostic(code)]
+    pub code: Option<String>,
+    #[source_code]
+    pub src: NamedSource<Arc<str>>,
+    #[label(collection)]
+    pub labels: Vec<LabeledSpan>,
+    #[help]
+    pub help: Option<String>,
+}
+
+/// Every problem found in a plan file, reported together.
+#[derive(Debug, Error, Diagnostic)]
+#[error("{file}: {}", summary(.errors.len()))]
+#[diagnostic(code(cutter::invalid_plan))]
+pub struct PlanErrors {
+    pub file: String,
+    #[related]
+    pub errors: Vec<PlanDiagnostic>,
+}
+
+fn summary(n: usize) -> String {
+    if n == 1 {
+        "the plan is invalid".into()
+    } else {
+        format!("the plan is invalid ({n} errors)")
+    }
+}
+
+/// Collects diagnostics for one source file.
+pub struct Diagnostics {
+    src: NamedSource<Arc<str>>,
+    file: String,
+    pub errors: Vec<PlanDiagnostic>,
+}
+
+impl Diagnostics {
+    pub fn new(file: &str, text: Arc<str>) -> Self {
+        Diagnostics {
+            src: NamedSource::new(file, text),
+            file: file.to_string(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Start a diagnostic with a code (`cutter::<code>`) and message.
+    pub fn error(&mut self, code: &str, message: impl Into<String>) -> &mut PlanDiagnostic {
+        self.errors.push(PlanDiagnostic {
+            message: message.into(),
+            code: Some(format!("cutter::{code}")),
+            src: self.src.clone(),
+            labels: Vec::new(),
+            help: None,
+        });
+        self.errors.last_mut().unwrap()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    pub fn into_result<T>(self, value: T) -> Result<T, PlanErrors> {
+        if self.errors.is_empty() {
+            Ok(value)
+        } else {
+            Err(self.into_errors())
+        }
+    }
+
+    pub fn into_errors(self) -> PlanErrors {
+        PlanErrors {
+            file: self.file,
+            errors: self.errors,
+        }
+    }
+}
+
+impl PlanDiagnostic {
+    pub fn label(&mut self, span: Range<usize>, text: impl Into<String>) -> &mut Self {
+        self.labels
+            .push(LabeledSpan::new_with_span(Some(text.into()), span));
+        self
+    }
+
+    pub fn help(&mut self, text: impl Into<String>) -> &mut Self {
+        self.help = Some(text.into());
+        self
+    }
+}

@@ -1,0 +1,1023 @@
+//! Load a plan file: parse, resolve references and templates, enforce
+//! protection, and check the dependency graph, collecting every error.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use sha2::{Digest, Sha256};
+use toml::Spanned;
+
+use super::readonly::{command_problem, sql_problem};
+use super::schema::*;
+use super::*;
+
+/// Read and validate the plan at `path`.
+pub fn load(path: &Path) -> Result<Plan, PlanErrors> {
+    let file = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => load_str(path, &text, &|name| std::env::var(name).ok()),
+        Err(e) => {
+            let mut diags = Diagnostics::new(&file, Arc::from(""));
+            diags.error("unreadable", format!("cannot read `{file}`: {e}"));
+            Err(diags.into_errors())
+        }
+    }
+}
+
+/// Validate plan text; `env` looks up the operator's environment.
+pub fn load_str(
+    path: &Path,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Plan, PlanErrors> {
+    let file = path.display().to_string();
+    let source: Arc<str> = Arc::from(text);
+    let mut diags = Diagnostics::new(&file, source.clone());
+    let raw: RawPlan = match toml::from_str(text) {
+        Ok(raw) => raw,
+        Err(e) => {
+            let message = e.message().trim().to_string();
+            let (code, headline) = classify_toml_error(&message);
+            let d = diags.error(code, headline);
+            if let Some(span) = e.span() {
+                d.label(span, message.clone());
+            }
+            return Err(diags.into_errors());
+        }
+    };
+    let mut loader = Loader {
+        text: source.clone(),
+        diags,
+        env,
+        vars: IndexMap::new(),
+        names: HashMap::new(),
+        protected_spans: HashMap::new(),
+        default_host: None,
+    };
+    let plan = loader.resolve(raw, path);
+    let mut diags = loader.diags;
+    if diags.is_empty() {
+        crate::graph::check_cycles(&plan, &mut diags);
+    }
+    diags.into_result(plan)
+}
+
+fn classify_toml_error(message: &str) -> (&'static str, String) {
+    let first = message.lines().next().unwrap_or(message);
+    if first.contains("unknown field") {
+        (
+            "unknown_key",
+            format!("unknown key: {}", first.replace("unknown field", "field")),
+        )
+    } else if first.contains("invalid type")
+        || first.contains("expected") && first.contains("found")
+    {
+        ("wrong_type", format!("wrong type: {first}"))
+    } else if first.contains("duplicate key") {
+        ("duplicate_name", format!("duplicate name: {first}"))
+    } else if first.contains("missing field") {
+        ("missing_key", format!("missing key: {first}"))
+    } else {
+        ("syntax", format!("TOML syntax error: {first}"))
+    }
+}
+
+struct Loader<'a> {
+    text: Arc<str>,
+    diags: Diagnostics,
+    env: &'a dyn Fn(&str) -> Option<String>,
+    vars: IndexMap<String, String>,
+    /// Every resource name, with its kind and the span of its declaration.
+    names: HashMap<String, (Kind, Range<usize>)>,
+    /// Span of each protected entry, per host, for labels.
+    protected_spans: HashMap<(String, &'static str, String), Range<usize>>,
+    default_host: Option<String>,
+}
+
+impl Loader<'_> {
+    fn resolve(&mut self, raw: RawPlan, path: &Path) -> Plan {
+        self.resolve_vars(&raw.vars);
+        let hosts = self.resolve_hosts(&raw.hosts);
+        if hosts.len() == 1 {
+            self.default_host = hosts.keys().next().cloned();
+        }
+        self.collect_names(&raw);
+
+        let mut plan = Plan {
+            file: path.to_path_buf(),
+            text: self.text.clone(),
+            sha256: hex::encode(Sha256::digest(self.text.as_bytes())),
+            hosts,
+            artefacts: IndexMap::new(),
+            containers: IndexMap::new(),
+            checks: IndexMap::new(),
+            guards: IndexMap::new(),
+            deps: Vec::new(),
+        };
+        // Containers first: artefacts and checks refer to their Docker names.
+        for (name, c) in &raw.containers {
+            if let Some(c) = self.resolve_container(&plan, name, c) {
+                plan.containers.insert(name.get_ref().clone(), c);
+            }
+        }
+        for (name, a) in &raw.artefacts {
+            if let Some(a) = self.resolve_artefact(&plan, name, a) {
+                plan.artefacts.insert(name.get_ref().clone(), a);
+            }
+        }
+        for (name, c) in &raw.checks {
+            if let Some(c) = self.resolve_check(&plan, name, c) {
+                plan.checks.insert(name.get_ref().clone(), c);
+            }
+        }
+        for (name, g) in &raw.guards {
+            if let Some(g) = self.resolve_guard(&plan, name, g) {
+                plan.guards.insert(name.get_ref().clone(), g);
+            }
+        }
+        plan.deps = self.dependencies(&raw, &plan);
+        plan
+    }
+
+    fn resolve_vars(&mut self, vars: &Map<Spanned<String>>) {
+        for (name, value) in vars {
+            let lookup = |kind: &str, n: &str| -> Option<String> {
+                match kind {
+                    "env" => (self.env)(n),
+                    _ => self.vars.get(n).cloned(),
+                }
+            };
+            match Template::parse(value.get_ref(), &lookup) {
+                Ok(t) if !t.is_dated() => {
+                    self.vars
+                        .insert(name.get_ref().clone(), t.render(chrono::Utc::now()));
+                }
+                Ok(_) => {
+                    self.diags
+                        .error(
+                            "template",
+                            format!("variable `{}` uses `date` or `timestamp`", name.get_ref()),
+                        )
+                        .label(value.span(), "variables are fixed when the plan loads")
+                        .help("put `{{ date }}` or `{{ timestamp }}` in the path itself");
+                }
+                Err(errors) => self.template_errors(value, errors),
+            }
+        }
+    }
+
+    fn template_errors(&mut self, value: &Spanned<String>, errors: Vec<template::TemplateError>) {
+        for e in errors {
+            let span = self.inner_span(value, e.at.clone());
+            self.diags
+                .error("template", e.message.clone())
+                .label(span, e.message);
+        }
+    }
+
+    /// Map a range inside a string value to a range in the file.
+    fn inner_span(&self, value: &Spanned<String>, inner: Range<usize>) -> Range<usize> {
+        let outer = value.span();
+        let quoted = self.text[outer.clone()]
+            .chars()
+            .next()
+            .is_some_and(|c| c == '"' || c == '\'');
+        let base = outer.start + usize::from(quoted);
+        let start = (base + inner.start).min(outer.end);
+        let end = (base + inner.end).min(outer.end).max(start);
+        start..end
+    }
+
+    fn template(&mut self, value: &Spanned<String>) -> Option<Template> {
+        let vars = self.vars.clone();
+        let env = self.env;
+        let lookup = move |kind: &str, n: &str| -> Option<String> {
+            match kind {
+                "env" => env(n),
+                _ => vars.get(n).cloned(),
+            }
+        };
+        match Template::parse(value.get_ref(), &lookup) {
+            Ok(t) => Some(t),
+            Err(errors) => {
+                self.template_errors(value, errors);
+                None
+            }
+        }
+    }
+
+    /// A name or other text with variables, where only `{{ date }}` is filled (with today).
+    fn text_template(&mut self, value: &Spanned<String>) -> Option<String> {
+        let t = self.template(value)?;
+        Some(t.render(crate::clock::now()))
+    }
+
+    fn resolve_hosts(&mut self, hosts: &Map<RawHost>) -> IndexMap<String, Host> {
+        let mut out = IndexMap::new();
+        for (name, h) in hosts {
+            let host = name.get_ref().clone();
+            let connection = match (&h.local, &h.ssh) {
+                (Some(local), None) if *local.get_ref() => Connection::Local,
+                (Some(local), None) => {
+                    self.diags
+                        .error(
+                            "host",
+                            format!("host `{host}` has `local = false` and no `ssh`"),
+                        )
+                        .label(local.span(), "say `local = true` or give `ssh = \"alias\"`");
+                    continue;
+                }
+                (None, Some(ssh)) => {
+                    let connect_timeout = self
+                        .duration(h.connect_timeout.as_ref())
+                        .unwrap_or(Duration::from_secs(10));
+                    let keepalive = self.duration(h.keepalive.as_ref()).map(|d| d.as_secs());
+                    Connection::Ssh(SshTarget {
+                        destination: ssh.get_ref().clone(),
+                        config_file: h.ssh_config.as_ref().map(|p| expand_home(p.get_ref())),
+                        connect_timeout,
+                        keepalive,
+                        strict_host_keys: h.strict_host_keys.as_ref().is_none_or(|s| *s.get_ref()),
+                    })
+                }
+                (Some(local), Some(ssh)) => {
+                    self.diags
+                        .error("host", format!("host `{host}` is both local and ssh"))
+                        .label(local.span(), "local here")
+                        .label(ssh.span(), "ssh here");
+                    continue;
+                }
+                (None, None) => {
+                    self.diags
+                        .error(
+                            "host",
+                            format!(
+                                "host `{host}` says neither `local = true` nor `ssh = \"alias\"`"
+                            ),
+                        )
+                        .label(name.span(), "declared here");
+                    continue;
+                }
+            };
+            let mut protected = Protected::default();
+            let p = &h.protected;
+            for (kind, list, into) in [
+                ("container", &p.containers, &mut protected.containers),
+                ("label", &p.labels, &mut protected.labels),
+                ("volume", &p.volumes, &mut protected.volumes),
+                ("network", &p.networks, &mut protected.networks),
+                ("path", &p.paths, &mut protected.paths),
+            ] {
+                for item in list {
+                    if kind == "path" && !item.get_ref().starts_with('/') {
+                        self.diags
+                            .error("path", "protected paths must be absolute")
+                            .label(item.span(), "not absolute");
+                    }
+                    self.protected_spans
+                        .insert((host.clone(), kind, item.get_ref().clone()), item.span());
+                    into.push(item.get_ref().clone());
+                }
+            }
+            out.insert(
+                host.clone(),
+                Host {
+                    name: host,
+                    connection,
+                    protected,
+                },
+            );
+        }
+        out
+    }
+
+    fn duration(&mut self, value: Option<&Spanned<String>>) -> Option<Duration> {
+        let value = value?;
+        match humantime::parse_duration(value.get_ref()) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.diags
+                    .error(
+                        "wrong_type",
+                        format!("`{}` is not a duration", value.get_ref()),
+                    )
+                    .label(value.span(), e.to_string())
+                    .help("write e.g. \"90s\", \"60m\", \"2h\"");
+                None
+            }
+        }
+    }
+
+    fn size(&mut self, value: Option<&Spanned<String>>) -> Option<u64> {
+        let value = value?;
+        match value.get_ref().parse::<bytesize::ByteSize>() {
+            Ok(b) => Some(b.as_u64()),
+            Err(e) => {
+                self.diags
+                    .error("wrong_type", format!("`{}` is not a size", value.get_ref()))
+                    .label(value.span(), e.to_string())
+                    .help("write e.g. \"512\", \"1 KiB\", \"10 MB\"");
+                None
+            }
+        }
+    }
+
+    fn collect_names(&mut self, raw: &RawPlan) {
+        let all = raw
+            .artefacts
+            .keys()
+            .map(|k| (Kind::Artefact, k))
+            .chain(raw.containers.keys().map(|k| (Kind::Container, k)))
+            .chain(raw.checks.keys().map(|k| (Kind::Check, k)))
+            .chain(raw.guards.keys().map(|k| (Kind::Guard, k)));
+        for (kind, name) in all {
+            let n = name.get_ref();
+            if n.is_empty()
+                || !n
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                self.diags
+                    .error("name", format!("invalid name `{n}`"))
+                    .label(name.span(), "use letters, digits, `_` and `-`");
+            }
+            if let Some((other, span)) = self.names.get(n) {
+                let (other, span) = (*other, span.clone());
+                self.diags
+                    .error("duplicate_name", format!("duplicate name `{n}`"))
+                    .label(
+                        span,
+                        format!("first declared here as {} `{n}`", other.as_str()),
+                    )
+                    .label(
+                        name.span(),
+                        format!("declared again here as {} `{n}`", kind.as_str()),
+                    )
+                    .help(
+                        "names are shared by all resources, so that `after` can name any of them",
+                    );
+            } else {
+                self.names.insert(n.clone(), (kind, name.span()));
+            }
+        }
+    }
+
+    /// Resolve a `host = "..."` reference (or the plan's only host).
+    fn host_ref(
+        &mut self,
+        plan: &Plan,
+        owner: &Spanned<String>,
+        host: Option<&Spanned<String>>,
+    ) -> Option<String> {
+        match host {
+            Some(h) if plan.hosts.contains_key(h.get_ref()) => Some(h.get_ref().clone()),
+            Some(h) => {
+                let known = known_list(plan.hosts.keys());
+                self.diags
+                    .error(
+                        "unknown_reference",
+                        format!("unknown host `{}`", h.get_ref()),
+                    )
+                    .label(h.span(), "no host of this name")
+                    .help(format!("declared hosts: {known}"));
+                None
+            }
+            None => match &self.default_host {
+                Some(h) => Some(h.clone()),
+                None => {
+                    self.diags
+                        .error(
+                            "missing_key",
+                            format!("`{}` needs `host = \"...\"`", owner.get_ref()),
+                        )
+                        .label(
+                            owner.span(),
+                            "the plan has several hosts (or none): say which",
+                        );
+                    None
+                }
+            },
+        }
+    }
+
+    /// A reference to another resource by name, of one of `kinds`.
+    fn resource_ref(&mut self, value: &Spanned<String>, kinds: &[Kind]) -> Option<Kind> {
+        let name = value.get_ref();
+        match self.names.get(name) {
+            Some((kind, _)) if kinds.contains(kind) => Some(*kind),
+            Some((kind, span)) => {
+                let span = span.clone();
+                let kind = *kind;
+                let wanted: Vec<_> = kinds.iter().map(|k| k.as_str()).collect();
+                self.diags
+                    .error(
+                        "bad_reference",
+                        format!(
+                            "`{name}` is a {}, not a {}",
+                            kind.as_str(),
+                            wanted.join(" or ")
+                        ),
+                    )
+                    .label(value.span(), "referenced here")
+                    .label(span, "declared here");
+                None
+            }
+            None => {
+                let mut known: Vec<_> = self
+                    .names
+                    .iter()
+                    .filter(|(_, (k, _))| kinds.contains(k))
+                    .map(|(n, _)| n.clone())
+                    .collect();
+                known.sort();
+                let wanted: Vec<_> = kinds.iter().map(|k| k.as_str()).collect();
+                self.diags
+                    .error(
+                        "unknown_reference",
+                        format!("unknown {} `{name}`", wanted.join(" or ")),
+                    )
+                    .label(value.span(), "nothing of this name is declared")
+                    .help(if known.is_empty() {
+                        format!("the plan declares no {}", wanted.join(" or "))
+                    } else {
+                        format!("declared: {}", known.join(", "))
+                    });
+                None
+            }
+        }
+    }
+
+    fn protected_label(
+        &mut self,
+        host: &str,
+        kind: &'static str,
+        item: &str,
+    ) -> Option<Range<usize>> {
+        self.protected_spans
+            .get(&(host.to_string(), kind, item.to_string()))
+            .cloned()
+    }
+
+    fn refuse(
+        &mut self,
+        host: &str,
+        kind: &'static str,
+        item: &str,
+        at: Range<usize>,
+        message: String,
+        label: &str,
+    ) {
+        let protected_span = self.protected_label(host, kind, item);
+        let d = self.diags.error("protected", message);
+        d.label(at, label.to_string());
+        if let Some(span) = protected_span {
+            d.label(span, format!("protected here on host `{host}`"));
+        }
+        d.help("cutter never mutates production: create a new resource beside it instead");
+    }
+
+    fn resolve_container(
+        &mut self,
+        plan: &Plan,
+        name: &Spanned<String>,
+        c: &RawContainer,
+    ) -> Option<Container> {
+        let host = self.host_ref(plan, name, c.host.as_ref());
+        let docker_name = match &c.name {
+            Some(n) => self.text_template(n)?,
+            None => name.get_ref().clone(),
+        };
+        let lifecycle = match c.lifecycle.get_ref().as_str() {
+            "persistent" => Lifecycle::Persistent,
+            "ephemeral" => Lifecycle::Ephemeral,
+            other => {
+                self.diags
+                    .error("wrong_type", format!("unknown lifecycle `{other}`"))
+                    .label(c.lifecycle.span(), "expected `persistent` or `ephemeral`");
+                return None;
+            }
+        };
+        let network = match &c.network {
+            Some(n) => self.text_template(n)?,
+            None => format!("{docker_name}-net"),
+        };
+        let volume = match &c.volume {
+            Some(v) => self.text_template(v)?,
+            None => format!("{docker_name}-data"),
+        };
+        let mut secrets = Vec::new();
+        for (key, s) in &c.secrets {
+            match (&s.env, &s.file) {
+                (Some(e), None) => secrets.push((
+                    key.get_ref().clone(),
+                    SecretSource::Env(e.get_ref().clone()),
+                )),
+                (None, Some(f)) => secrets.push((
+                    key.get_ref().clone(),
+                    SecretSource::File(expand_home(f.get_ref())),
+                )),
+                _ => {
+                    self.diags
+                        .error(
+                            "secret",
+                            format!(
+                                "secret `{}` needs exactly one of `env` or `file`",
+                                key.get_ref()
+                            ),
+                        )
+                        .label(key.span(), "declared here");
+                }
+            }
+        }
+        if lifecycle == Lifecycle::Ephemeral && c.restore.is_none() {
+            self.diags
+                .error("ephemeral", format!("ephemeral container `{}` restores nothing", name.get_ref()))
+                .label(c.lifecycle.span(), "ephemeral containers exist to test a restore")
+                .help("add `restore = { artefact = \"...\", command = \"...\" }`, or make it persistent");
+        }
+        let restore = c.restore.as_ref().map(|r| Restore {
+            artefact: r.artefact.get_ref().clone(),
+            command: r.command.get_ref().clone(),
+            ok_exit_codes: if r.ok_exit_codes.is_empty() {
+                vec![0]
+            } else {
+                r.ok_exit_codes
+                    .iter()
+                    .map(|c| *c.get_ref() as i32)
+                    .collect()
+            },
+        });
+        if let Some(r) = &c.restore {
+            self.resource_ref(&r.artefact, &[Kind::Artefact]);
+        }
+        let host = host?;
+        let protected = plan.hosts[&host].protected.clone();
+        if protected.containers.contains(&docker_name) {
+            let at = c.name.as_ref().map_or(name.span(), |n| n.span());
+            self.refuse(
+                &host,
+                "container",
+                &docker_name,
+                at,
+                format!(
+                    "container `{}` would replace protected container `{docker_name}`",
+                    name.get_ref()
+                ),
+                "this name belongs to production",
+            );
+        }
+        if protected.networks.contains(&network) {
+            let at = c.network.as_ref().map_or(name.span(), |n| n.span());
+            self.refuse(
+                &host,
+                "network",
+                &network,
+                at,
+                format!(
+                    "container `{}` would attach to protected network `{network}`",
+                    name.get_ref()
+                ),
+                "production's network",
+            );
+        }
+        if protected.volumes.contains(&volume) {
+            let at = c.volume.as_ref().map_or(name.span(), |n| n.span());
+            self.refuse(
+                &host,
+                "volume",
+                &volume,
+                at,
+                format!(
+                    "container `{}` would mount protected volume `{volume}`",
+                    name.get_ref()
+                ),
+                "production's volume",
+            );
+        }
+        Some(Container {
+            name: name.get_ref().clone(),
+            docker_name,
+            host,
+            image: c.image.get_ref().clone(),
+            lifecycle,
+            network,
+            volume,
+            mount: c
+                .mount
+                .as_ref()
+                .map_or("/var/lib/postgresql/data".into(), |m| m.get_ref().clone()),
+            env: c
+                .env
+                .iter()
+                .map(|(k, v)| (k.get_ref().clone(), v.get_ref().clone()))
+                .collect(),
+            secrets,
+            ports: c.ports.iter().map(|p| p.get_ref().clone()).collect(),
+            ready: c.ready.as_ref().map(|r| r.get_ref().clone()),
+            restore,
+            after: c.after.iter().map(|a| a.get_ref().clone()).collect(),
+        })
+    }
+
+    /// Resolve `container = "..."`: a container resource, or a container on the host.
+    /// Returns (docker name, resource name, protected).
+    fn container_ref(
+        &mut self,
+        plan: &Plan,
+        host: &str,
+        value: &Spanned<String>,
+    ) -> (String, Option<String>, bool) {
+        if let Some(c) = plan.containers.get(value.get_ref()) {
+            return (c.docker_name.clone(), Some(c.name.clone()), false);
+        }
+        if let Some((kind, span)) = self.names.get(value.get_ref()) {
+            let (kind, span) = (*kind, span.clone());
+            if kind != Kind::Container {
+                self.diags
+                    .error(
+                        "bad_reference",
+                        format!(
+                            "`{}` is a {}, not a container",
+                            value.get_ref(),
+                            kind.as_str()
+                        ),
+                    )
+                    .label(value.span(), "referenced here")
+                    .label(span, "declared here");
+            }
+        }
+        let protected = plan
+            .hosts
+            .get(host)
+            .is_some_and(|h| h.protected.containers.contains(value.get_ref()));
+        (value.get_ref().clone(), None, protected)
+    }
+
+    fn resolve_artefact(
+        &mut self,
+        plan: &Plan,
+        name: &Spanned<String>,
+        a: &RawArtefact,
+    ) -> Option<Artefact> {
+        let host = self.host_ref(plan, name, a.host.as_ref());
+        let path = self.template(&a.path);
+        let min_size = self.size(a.min_size.as_ref());
+        let max_age = self.duration(a.max_age.as_ref());
+        let host = host?;
+        let path = path?;
+        let display = path.display();
+        if !display.starts_with('/') {
+            self.diags
+                .error(
+                    "path",
+                    format!("artefact `{}` needs an absolute path", name.get_ref()),
+                )
+                .label(a.path.span(), "not absolute");
+        }
+        if display.ends_with('/')
+            || display
+                .rsplit('/')
+                .next()
+                .is_some_and(|f| f.is_empty() || f == "." || f == "..")
+        {
+            self.diags
+                .error(
+                    "path",
+                    format!("artefact `{}` path does not name a file", name.get_ref()),
+                )
+                .label(a.path.span(), "ends in a folder");
+        }
+        if let Some(stderr) = &a.stderr
+            && (stderr.get_ref().contains('/')
+                || stderr.get_ref().is_empty()
+                || stderr.get_ref() == "SHA256SUMS")
+        {
+            self.diags
+                .error("path", "`stderr` is a file name beside the artefact")
+                .label(stderr.span(), "a plain file name, e.g. \"pg_dump.stderr\"");
+        }
+        let protected = plan.hosts[&host].protected.clone();
+        if let Some(p) = protected.path_covering(&display) {
+            let p = p.to_string();
+            self.refuse(
+                &host,
+                "path",
+                &p,
+                a.path.span(),
+                format!(
+                    "artefact `{}` would write under protected path `{p}`",
+                    name.get_ref()
+                ),
+                "this path is protected",
+            );
+        }
+        let (container, in_protected) = match &a.container {
+            Some(c) => {
+                let (docker, _, prot) = self.container_ref(plan, &host, c);
+                (Some(docker), prot)
+            }
+            None => (None, false),
+        };
+        let command = self.text_template(&a.command)?;
+        let verify = match &a.verify {
+            Some(v) => Some(self.text_template(v)?),
+            None => None,
+        };
+        if in_protected {
+            let docker = container.clone().unwrap_or_default();
+            let pairs = [
+                Some((&a.command, &command)),
+                a.verify.as_ref().zip(verify.as_ref()),
+            ];
+            for (cmd, rendered) in pairs.into_iter().flatten() {
+                if let Some(problem) = command_problem(rendered) {
+                    self.refuse(&host, "container", &docker, cmd.span(),
+                        format!("artefact `{}` runs a command in protected container `{docker}` that may write", name.get_ref()),
+                        &format!("this command {problem}"));
+                }
+            }
+        }
+        Some(Artefact {
+            name: name.get_ref().clone(),
+            host,
+            path,
+            command,
+            container,
+            in_protected,
+            stderr: a.stderr.as_ref().map(|s| s.get_ref().clone()),
+            min_size,
+            verify,
+            max_age,
+            after: a.after.iter().map(|x| x.get_ref().clone()).collect(),
+        })
+    }
+
+    fn resolve_check(
+        &mut self,
+        plan: &Plan,
+        name: &Spanned<String>,
+        c: &RawCheck,
+    ) -> Option<Check> {
+        let host = match plan.containers.get(c.container.get_ref()) {
+            Some(res) => Some(res.host.clone()),
+            None => self.host_ref(plan, name, c.host.as_ref()),
+        }?;
+        let (container, container_resource, in_protected) =
+            self.container_ref(plan, &host, &c.container);
+        let sql = c.sql.as_ref();
+        let kind = match (sql, &c.expect, &c.same_as, &c.rowcounts) {
+            (Some(sql), Some(expect), None, None) => CheckKind::Equals {
+                sql: sql.get_ref().clone(),
+                expect: expect.get_ref().clone(),
+            },
+            (Some(sql), None, Some(other), None) => {
+                let (docker, _, other_protected) = self.container_ref(plan, &host, other);
+                if other_protected && let Some(p) = sql_problem(sql.get_ref()) {
+                    self.refuse(
+                        &host,
+                        "container",
+                        &docker,
+                        sql.span(),
+                        format!(
+                            "check `{}` runs SQL in protected container `{docker}` that may write",
+                            name.get_ref()
+                        ),
+                        &p,
+                    );
+                }
+                CheckKind::SameAs {
+                    sql: sql.get_ref().clone(),
+                    other: docker,
+                    other_protected,
+                }
+            }
+            (None, None, None, Some(rc)) => {
+                self.resource_ref(&rc.artefact, &[Kind::Artefact]);
+                CheckKind::Rowcounts {
+                    artefact: rc.artefact.get_ref().clone(),
+                    tables: rc.tables.iter().map(|t| t.get_ref().clone()).collect(),
+                }
+            }
+            _ => {
+                self.diags
+                    .error(
+                        "check",
+                        format!(
+                            "check `{}` needs `sql` with `expect` or `same_as`, or `rowcounts`",
+                            name.get_ref()
+                        ),
+                    )
+                    .label(name.span(), "declared here");
+                return None;
+            }
+        };
+        if let Some(sql) = sql {
+            if let Some(p) = sql_problem(sql.get_ref()) {
+                if in_protected {
+                    self.refuse(&host, "container", &container, sql.span(),
+                        format!("check `{}` runs SQL in protected container `{container}` that may write", name.get_ref()),
+                        &p);
+                } else {
+                    self.diags
+                        .error(
+                            "check",
+                            format!("check `{}` must be read-only", name.get_ref()),
+                        )
+                        .label(sql.span(), p);
+                }
+            }
+        }
+        if let CheckKind::Rowcounts { tables, .. } = &kind {
+            for (t, raw) in tables.iter().zip(&c.rowcounts.as_ref().unwrap().tables) {
+                if t.split_once('.')
+                    .is_none_or(|(s, n)| s.is_empty() || n.is_empty())
+                {
+                    self.diags
+                        .error("check", format!("`{t}` is not `schema.table`"))
+                        .label(raw.span(), "write it as schema.table");
+                }
+            }
+        }
+        Some(Check {
+            name: name.get_ref().clone(),
+            host,
+            container,
+            container_resource,
+            in_protected,
+            user: c
+                .user
+                .as_ref()
+                .map_or("postgres".into(), |u| u.get_ref().clone()),
+            database: c
+                .database
+                .as_ref()
+                .map_or("postgres".into(), |d| d.get_ref().clone()),
+            kind,
+            after: c.after.iter().map(|a| a.get_ref().clone()).collect(),
+        })
+    }
+
+    fn resolve_guard(
+        &mut self,
+        plan: &Plan,
+        name: &Spanned<String>,
+        g: &RawGuard,
+    ) -> Option<Guard> {
+        let host = self.host_ref(plan, name, g.host.as_ref())?;
+        let kind = match g.kind.get_ref().as_str() {
+            "protected-unchanged" => {
+                if plan.hosts[&host].protected.is_empty() {
+                    self.diags
+                        .error(
+                            "guard",
+                            format!(
+                                "guard `{}` watches host `{host}`, which protects nothing",
+                                name.get_ref()
+                            ),
+                        )
+                        .label(g.kind.span(), "nothing to compare")
+                        .help("declare `[hosts.NAME.protected]` containers, volumes or networks");
+                }
+                GuardKind::ProtectedUnchanged
+            }
+            "schema-unchanged" => {
+                let Some(container) = &g.container else {
+                    self.diags
+                        .error(
+                            "guard",
+                            format!("guard `{}` needs `container`", name.get_ref()),
+                        )
+                        .label(g.kind.span(), "which database container?");
+                    return None;
+                };
+                GuardKind::SchemaUnchanged {
+                    container: container.get_ref().clone(),
+                    user: g
+                        .user
+                        .as_ref()
+                        .map_or("postgres".into(), |u| u.get_ref().clone()),
+                    database: g
+                        .database
+                        .as_ref()
+                        .map_or("postgres".into(), |d| d.get_ref().clone()),
+                }
+            }
+            other => {
+                self.diags
+                    .error("wrong_type", format!("unknown guard kind `{other}`"))
+                    .label(
+                        g.kind.span(),
+                        "expected `protected-unchanged` or `schema-unchanged`",
+                    );
+                return None;
+            }
+        };
+        Some(Guard {
+            name: name.get_ref().clone(),
+            host,
+            kind,
+        })
+    }
+
+    fn dependencies(&mut self, raw: &RawPlan, plan: &Plan) -> Vec<Dependency> {
+        let mut deps = Vec::new();
+        let any = [Kind::Artefact, Kind::Container, Kind::Check];
+        let mut afters: Vec<(&Spanned<String>, &Vec<Spanned<String>>)> = Vec::new();
+        afters.extend(raw.artefacts.iter().map(|(n, a)| (n, &a.after)));
+        afters.extend(raw.containers.iter().map(|(n, c)| (n, &c.after)));
+        afters.extend(raw.checks.iter().map(|(n, c)| (n, &c.after)));
+        for (name, after) in afters {
+            for before in after {
+                if before.get_ref() == name.get_ref() {
+                    self.diags
+                        .error("cycle", format!("`{}` is after itself", name.get_ref()))
+                        .label(before.span(), "this `after` names the resource itself");
+                    continue;
+                }
+                if self.resource_ref(before, &any).is_some() {
+                    deps.push(Dependency {
+                        before: before.get_ref().clone(),
+                        after: name.get_ref().clone(),
+                        span: before.span(),
+                        why: "after",
+                    });
+                }
+            }
+        }
+        for (name, a) in &raw.artefacts {
+            if let Some(c) = &a.container
+                && plan.containers.contains_key(c.get_ref())
+            {
+                deps.push(Dependency {
+                    before: c.get_ref().clone(),
+                    after: name.get_ref().clone(),
+                    span: c.span(),
+                    why: "runs in",
+                });
+            }
+        }
+        for (name, c) in &raw.containers {
+            if let Some(r) = &c.restore
+                && plan.artefacts.contains_key(r.artefact.get_ref())
+            {
+                deps.push(Dependency {
+                    before: r.artefact.get_ref().clone(),
+                    after: name.get_ref().clone(),
+                    span: r.artefact.span(),
+                    why: "restores",
+                });
+            }
+        }
+        for (name, c) in &raw.checks {
+            if plan.containers.contains_key(c.container.get_ref()) {
+                deps.push(Dependency {
+                    before: c.container.get_ref().clone(),
+                    after: name.get_ref().clone(),
+                    span: c.container.span(),
+                    why: "runs in",
+                });
+            }
+            if let Some(other) = &c.same_as
+                && plan.containers.contains_key(other.get_ref())
+            {
+                deps.push(Dependency {
+                    before: other.get_ref().clone(),
+                    after: name.get_ref().clone(),
+                    span: other.span(),
+                    why: "compares with",
+                });
+            }
+            if let Some(rc) = &c.rowcounts
+                && plan.artefacts.contains_key(rc.artefact.get_ref())
+            {
+                deps.push(Dependency {
+                    before: rc.artefact.get_ref().clone(),
+                    after: name.get_ref().clone(),
+                    span: rc.artefact.span(),
+                    why: "reads",
+                });
+            }
+        }
+        deps
+    }
+}
+
+fn known_list<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    let v: Vec<_> = names.map(|n| format!("`{n}`")).collect();
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+fn expand_home(p: &str) -> PathBuf {
+    match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(p),
+    }
+}

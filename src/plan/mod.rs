@@ -1,0 +1,302 @@
+//! The plan: what the hosts should have, loaded, resolved and validated.
+//!
+//! `load` reads TOML into the raw `schema`, resolves references and
+//! templates, enforces protection and returns a [`Plan`] whose every
+//! reference is known to exist. Nothing here contacts a host.
+
+mod diagnostic;
+mod load;
+pub mod readonly;
+pub mod schema;
+pub mod template;
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::Serialize;
+
+pub use diagnostic::{Diagnostics, PlanDiagnostic, PlanErrors};
+pub use load::load;
+pub use template::Template;
+
+/// Label put on every container, volume and network cutter creates.
+pub const MANAGED_LABEL: &str = "cutter.managed";
+
+#[derive(Debug)]
+pub struct Plan {
+    pub file: PathBuf,
+    pub text: Arc<str>,
+    /// SHA-256 of the plan file, recorded in saved plans and reports.
+    pub sha256: String,
+    pub hosts: IndexMap<String, Host>,
+    pub artefacts: IndexMap<String, Artefact>,
+    pub containers: IndexMap<String, Container>,
+    pub checks: IndexMap<String, Check>,
+    pub guards: IndexMap<String, Guard>,
+    /// Every ordering edge, with the span of the declaration that made it.
+    pub deps: Vec<Dependency>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Artefact,
+    Container,
+    Check,
+    Guard,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Artefact => "artefact",
+            Kind::Container => "container",
+            Kind::Check => "check",
+            Kind::Guard => "guard",
+        }
+    }
+}
+
+/// `before` must be in place before `after` runs.
+#[derive(Debug, Clone)]
+pub struct Dependency {
+    pub before: String,
+    pub after: String,
+    pub span: Range<usize>,
+    pub why: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Host {
+    pub name: String,
+    pub connection: Connection,
+    pub protected: Protected,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Connection {
+    Local,
+    Ssh(SshTarget),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SshTarget {
+    pub destination: String,
+    pub config_file: Option<PathBuf>,
+    #[serde(with = "humantime_serde_secs")]
+    pub connect_timeout: Duration,
+    pub keepalive: Option<u64>,
+    pub strict_host_keys: bool,
+}
+
+mod humantime_serde_secs {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Protected {
+    pub containers: Vec<String>,
+    pub labels: Vec<String>,
+    pub volumes: Vec<String>,
+    pub networks: Vec<String>,
+    pub paths: Vec<String>,
+}
+
+impl Protected {
+    pub fn is_empty(&self) -> bool {
+        self.containers.is_empty()
+            && self.labels.is_empty()
+            && self.volumes.is_empty()
+            && self.networks.is_empty()
+            && self.paths.is_empty()
+    }
+
+    /// The protected path that `path` is at or under, if any.
+    pub fn path_covering(&self, path: &str) -> Option<&str> {
+        self.paths
+            .iter()
+            .find(|p| {
+                let p = p.trim_end_matches('/');
+                p.is_empty() || path == p || path.starts_with(&format!("{p}/"))
+            })
+            .map(String::as_str)
+    }
+
+    /// Whether a container with this name and these labels is production.
+    pub fn covers_container(&self, name: &str, labels: &IndexMap<String, String>) -> bool {
+        self.containers.iter().any(|c| c == name)
+            || self.labels.iter().any(|l| match l.split_once('=') {
+                Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
+                None => labels.contains_key(l),
+            })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Artefact {
+    pub name: String,
+    pub host: String,
+    pub path: Template,
+    pub command: String,
+    /// Docker name of the container the command runs in.
+    pub container: Option<String>,
+    /// Whether that container is protected (production): the command is then run read-only.
+    pub in_protected: bool,
+    pub stderr: Option<String>,
+    pub min_size: Option<u64>,
+    pub verify: Option<String>,
+    #[serde(skip)]
+    pub max_age: Option<Duration>,
+    pub after: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lifecycle {
+    Persistent,
+    Ephemeral,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Container {
+    pub name: String,
+    pub docker_name: String,
+    pub host: String,
+    pub image: String,
+    pub lifecycle: Lifecycle,
+    pub network: String,
+    pub volume: String,
+    pub mount: String,
+    pub env: Vec<(String, String)>,
+    pub secrets: Vec<(String, SecretSource)>,
+    pub ports: Vec<String>,
+    pub ready: Option<String>,
+    pub restore: Option<Restore>,
+    pub after: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretSource {
+    Env(String),
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Restore {
+    pub artefact: String,
+    pub command: String,
+    pub ok_exit_codes: Vec<i32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub host: String,
+    /// Docker name of the container the query runs in.
+    pub container: String,
+    /// The container resource, when the check runs in one cutter owns.
+    pub container_resource: Option<String>,
+    pub in_protected: bool,
+    pub user: String,
+    pub database: String,
+    pub kind: CheckKind,
+    pub after: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CheckKind {
+    Equals {
+        sql: String,
+        expect: String,
+    },
+    SameAs {
+        sql: String,
+        other: String,
+        other_protected: bool,
+    },
+    Rowcounts {
+        artefact: String,
+        tables: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Guard {
+    pub name: String,
+    pub host: String,
+    pub kind: GuardKind,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum GuardKind {
+    ProtectedUnchanged,
+    SchemaUnchanged {
+        container: String,
+        user: String,
+        database: String,
+    },
+}
+
+impl Plan {
+    /// The kind of the resource called `name`.
+    pub fn kind_of(&self, name: &str) -> Option<Kind> {
+        if self.artefacts.contains_key(name) {
+            Some(Kind::Artefact)
+        } else if self.containers.contains_key(name) {
+            Some(Kind::Container)
+        } else if self.checks.contains_key(name) {
+            Some(Kind::Check)
+        } else if self.guards.contains_key(name) {
+            Some(Kind::Guard)
+        } else {
+            None
+        }
+    }
+
+    /// The host a resource lives on.
+    pub fn host_of(&self, name: &str) -> Option<&str> {
+        self.artefacts
+            .get(name)
+            .map(|a| a.host.as_str())
+            .or_else(|| self.containers.get(name).map(|c| c.host.as_str()))
+            .or_else(|| self.checks.get(name).map(|c| c.host.as_str()))
+            .or_else(|| self.guards.get(name).map(|g| g.host.as_str()))
+    }
+
+    /// Whether any resource on `host` needs Docker.
+    pub fn uses_docker(&self, host: &str) -> bool {
+        self.artefacts
+            .values()
+            .any(|a| a.host == host && a.container.is_some())
+            || self.containers.values().any(|c| c.host == host)
+            || self.checks.values().any(|c| c.host == host)
+            || self.guards.values().any(|g| g.host == host)
+    }
+
+    /// Hosts that have at least one resource, in declaration order.
+    pub fn used_hosts(&self) -> Vec<&Host> {
+        self.hosts
+            .values()
+            .filter(|h| self.host_has_resources(&h.name))
+            .collect()
+    }
+
+    fn host_has_resources(&self, host: &str) -> bool {
+        self.artefacts.values().any(|a| a.host == host)
+            || self.containers.values().any(|c| c.host == host)
+            || self.checks.values().any(|c| c.host == host)
+            || self.guards.values().any(|g| g.host == host)
+    }
+}

@@ -1,0 +1,122 @@
+//! Running commands on a host: one trait, a local and an SSH transport.
+//!
+//! Everything cutter does to a host goes through [`Transport::run`]: a shell
+//! command line (every interpolated value quoted with [`quote`]) and
+//! optional standard input. The transport never interprets the command.
+
+mod local;
+mod ssh;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use miette::Diagnostic;
+use thiserror::Error;
+
+pub use local::Local;
+pub use ssh::Ssh;
+
+use crate::plan::{Connection, Host};
+
+/// What a finished command left behind.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    /// Exit code; `None` when killed by a signal.
+    pub code: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl Output {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// The last few lines of standard error, for messages.
+    pub fn stderr_tail(&self) -> String {
+        tail(&String::from_utf8_lossy(&self.stderr), 8)
+    }
+}
+
+pub fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.trim_end().lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum RemoteError {
+    #[error("cannot reach host `{host}` ({destination})")]
+    #[diagnostic(code(cutter::unreachable))]
+    Unreachable {
+        host: String,
+        destination: String,
+        #[help]
+        detail: String,
+    },
+    #[error("host `{host}` refused authentication ({destination})")]
+    #[diagnostic(code(cutter::auth_refused))]
+    AuthRefused {
+        host: String,
+        destination: String,
+        #[help]
+        detail: String,
+    },
+    #[error("the host key of `{host}` ({destination}) is not trusted")]
+    #[diagnostic(code(cutter::host_key))]
+    HostKey {
+        host: String,
+        destination: String,
+        #[help]
+        detail: String,
+    },
+    #[error("lost the connection to host `{host}` while running `{command}`")]
+    #[diagnostic(code(cutter::connection_lost))]
+    Lost {
+        host: String,
+        command: String,
+        #[help]
+        detail: String,
+    },
+    #[error("cannot start a command on host `{host}`")]
+    #[diagnostic(code(cutter::spawn))]
+    Spawn {
+        host: String,
+        #[help]
+        detail: String,
+    },
+}
+
+#[async_trait]
+pub trait Transport: Send + Sync {
+    /// The plan's name for this host.
+    fn host(&self) -> &str;
+
+    /// Run a shell command line on the host, feeding `stdin` if given.
+    async fn run(&self, command: &str, stdin: Option<Vec<u8>>) -> Result<Output, RemoteError>;
+
+    /// Close connections; called once at exit.
+    async fn close(&self) {}
+}
+
+/// Open the transport for a host (for SSH: the master connection).
+pub async fn connect(host: &Host) -> Result<Arc<dyn Transport>, RemoteError> {
+    match &host.connection {
+        Connection::Local => Ok(Arc::new(Local::new(&host.name))),
+        Connection::Ssh(target) => Ok(Arc::new(Ssh::connect(&host.name, target).await?)),
+    }
+}
+
+/// Quote one value as a single POSIX shell word.
+pub fn quote(value: &str) -> String {
+    match shlex::try_quote(value) {
+        Ok(q) => q.into_owned(),
+        // Only NUL cannot be quoted; no value cutter handles may contain it.
+        Err(_) => shlex::try_quote(&value.replace('\0', ""))
+            .map(|q| q.into_owned())
+            .unwrap_or_default(),
+    }
+}

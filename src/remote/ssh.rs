@@ -1,0 +1,137 @@
+//! SSH hosts: one multiplexed master connection per host for the whole run.
+//!
+//! The system `ssh` starts the master with the operator's own configuration
+//! (aliases, keys, agent, `known_hosts`); every command then opens a channel
+//! on it through the native mux protocol, so a command costs one round trip.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use openssh::{KnownHosts, Session, SessionBuilder};
+use std::sync::Mutex;
+use tokio::io::AsyncWriteExt;
+
+use super::{Output, RemoteError, Transport};
+use crate::plan::SshTarget;
+
+pub struct Ssh {
+    host: String,
+    destination: String,
+    /// Shared by running commands; taken out only to close the master.
+    session: Mutex<Option<Arc<Session>>>,
+}
+
+impl Ssh {
+    pub async fn connect(host: &str, target: &SshTarget) -> Result<Ssh, RemoteError> {
+        let mut b = SessionBuilder::default();
+        b.known_hosts_check(if target.strict_host_keys {
+            KnownHosts::Strict
+        } else {
+            KnownHosts::Add
+        })
+        .connect_timeout(target.connect_timeout)
+        .control_directory(std::env::temp_dir());
+        if let Some(k) = target.keepalive {
+            b.server_alive_interval(Duration::from_secs(k));
+        }
+        if let Some(f) = &target.config_file {
+            b.config_file(f);
+        }
+        let session = b
+            .connect_mux(&target.destination)
+            .await
+            .map_err(|e| classify(host, &target.destination, &e))?;
+        Ok(Ssh {
+            host: host.to_string(),
+            destination: target.destination.clone(),
+            session: Mutex::new(Some(Arc::new(session))),
+        })
+    }
+}
+
+/// Turn ssh's own words into an error the operator can act on.
+fn classify(host: &str, destination: &str, e: &openssh::Error) -> RemoteError {
+    let mut detail = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        detail.push_str(": ");
+        detail.push_str(&s.to_string());
+        source = s.source();
+    }
+    let (host, destination) = (host.to_string(), destination.to_string());
+    if detail.contains("Permission denied") || detail.contains("Too many authentication failures") {
+        RemoteError::AuthRefused {
+            host,
+            destination,
+            detail,
+        }
+    } else if detail.contains("Host key verification failed")
+        || detail.contains("HOST IDENTIFICATION HAS CHANGED")
+        || detail.contains("host key is known")
+    {
+        RemoteError::HostKey {
+            host,
+            destination,
+            detail: format!(
+                "{detail}\nverify the host's key and add it to known_hosts (cutter checks host keys strictly)"
+            ),
+        }
+    } else {
+        RemoteError::Unreachable {
+            host,
+            destination,
+            detail,
+        }
+    }
+}
+
+#[async_trait]
+impl Transport for Ssh {
+    fn host(&self) -> &str {
+        &self.host
+    }
+
+    async fn run(&self, command: &str, stdin: Option<Vec<u8>>) -> Result<Output, RemoteError> {
+        let lost = |e: openssh::Error| RemoteError::Lost {
+            host: self.host.clone(),
+            command: crate::remote::tail(command, 1).chars().take(120).collect(),
+            detail: format!("{e} (via {})", self.destination),
+        };
+        let session = self.session.lock().unwrap().clone();
+        let Some(session) = session else {
+            return Err(RemoteError::Spawn {
+                host: self.host.clone(),
+                detail: "the connection is closed".into(),
+            });
+        };
+        let mut cmd = Session::to_raw_command(session, command);
+        cmd.stdin(if stdin.is_some() {
+            openssh::Stdio::piped()
+        } else {
+            openssh::Stdio::null()
+        })
+        .stdout(openssh::Stdio::piped())
+        .stderr(openssh::Stdio::piped());
+        let mut child = cmd.spawn().await.map_err(lost)?;
+        if let Some(input) = stdin {
+            if let Some(mut pipe) = child.stdin().take() {
+                let _ = pipe.write_all(&input).await;
+                let _ = pipe.shutdown().await;
+            }
+        }
+        let out = child.wait_with_output().await.map_err(lost)?;
+        Ok(Output {
+            code: out.status.code(),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+
+    async fn close(&self) {
+        let session = self.session.lock().unwrap().take();
+        if let Some(session) = session.and_then(|s| Arc::try_unwrap(s).ok()) {
+            let _ = session.close().await;
+        }
+    }
+}

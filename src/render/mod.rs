@@ -1,0 +1,277 @@
+//! Rendering a plan (or drift) for people and scripts.
+//!
+//! [`PlanView`] is the one model every format renders from; its JSON form is
+//! the saved plan (`cutter plan -o plan.json`) and is documented in
+//! `docs/plan-json.md` (`format_version` 1).
+
+pub mod markdown;
+pub mod text;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::apply::script;
+use crate::diff::{Action, Diff};
+use crate::graph::{StepGraph, StepKind};
+use crate::observe::HostState;
+use crate::plan::{Connection, Plan};
+
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanView {
+    pub format_version: u32,
+    pub cutter_version: String,
+    /// Absolute path of the plan file and its SHA-256 when planned.
+    pub plan_file: String,
+    pub plan_sha256: String,
+    pub generated_at: String,
+    /// SHA-256 over the observed facts the plan depends on.
+    pub observed_fingerprint: String,
+    pub summary: Summary,
+    pub hosts: Vec<HostView>,
+    /// The step graph as a mermaid flowchart.
+    pub mermaid: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Summary {
+    pub create: usize,
+    pub replace: usize,
+    pub start: usize,
+    pub run: usize,
+    pub destroy: usize,
+    pub conflict: usize,
+    pub unchanged: usize,
+    /// Protected resources declared across hosts; the plan only ever reads them.
+    pub protected: usize,
+    pub production_untouched: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HostView {
+    pub name: String,
+    /// `local` or `ssh <alias>`.
+    pub connection: String,
+    pub protected: Vec<String>,
+    pub changes: Vec<ChangeView>,
+    pub unchanged: Vec<ChangeView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChangeView {
+    pub step: String,
+    pub resource: String,
+    pub kind: StepKind,
+    pub action: Action,
+    pub reasons: Vec<String>,
+    /// The exact commands the step runs, in order (secrets never appear).
+    pub commands: Vec<String>,
+    /// Bookkeeping after the commands: SHA256SUMS, manifest, results.
+    #[serde(default)]
+    pub bookkeeping: Vec<String>,
+    /// Names of secrets passed on standard input, shown masked.
+    pub masked_secrets: Vec<String>,
+}
+
+impl Summary {
+    pub fn line(&self) -> String {
+        let mut s = format!(
+            "{} to create, {} to replace, {} to start, {} to run, {} to destroy",
+            self.create, self.replace, self.start, self.run, self.destroy
+        );
+        if self.conflict > 0 {
+            s.push_str(&format!(", {} in conflict", self.conflict));
+        }
+        if self.protected > 0 && self.production_untouched {
+            s.push_str(&format!(
+                "; production untouched ({} protected, read only)",
+                self.protected
+            ));
+        } else if self.protected == 0 {
+            s.push_str("; nothing declared protected");
+        }
+        s
+    }
+
+    pub fn pending(&self) -> usize {
+        self.create + self.replace + self.start + self.run + self.destroy + self.conflict
+    }
+}
+
+pub fn view(
+    plan: &Plan,
+    graph: &StepGraph,
+    diff: &Diff,
+    states: &HashMap<String, HostState>,
+    now: DateTime<Utc>,
+) -> PlanView {
+    let mut summary = Summary {
+        production_untouched: true,
+        ..Default::default()
+    };
+    let mut hosts = Vec::new();
+    for host in plan.used_hosts() {
+        let p = &host.protected;
+        let mut protected: Vec<String> = Vec::new();
+        protected.extend(p.containers.iter().map(|c| format!("container {c}")));
+        protected.extend(p.labels.iter().map(|c| format!("containers labelled {c}")));
+        protected.extend(p.volumes.iter().map(|c| format!("volume {c}")));
+        protected.extend(p.networks.iter().map(|c| format!("network {c}")));
+        protected.extend(p.paths.iter().map(|c| format!("path {c}")));
+        summary.protected += protected.len();
+        let mut hv = HostView {
+            name: host.name.clone(),
+            connection: match &host.connection {
+                Connection::Local => "local".into(),
+                Connection::Ssh(t) => format!("ssh {}", t.destination),
+            },
+            protected,
+            changes: Vec::new(),
+            unchanged: Vec::new(),
+        };
+        for ch in diff.changes.iter().filter(|c| c.host == host.name) {
+            let (commands, bookkeeping, masked) =
+                if ch.action == Action::Noop || ch.action == Action::Conflict {
+                    (Vec::new(), Vec::new(), Vec::new())
+                } else {
+                    preview(plan, graph, diff, states, &ch.step, now)
+                };
+            let cv = ChangeView {
+                step: ch.step.clone(),
+                resource: ch.resource.clone(),
+                kind: ch.kind,
+                action: ch.action,
+                reasons: ch.reasons.clone(),
+                commands,
+                bookkeeping,
+                masked_secrets: masked,
+            };
+            match ch.action {
+                Action::Noop => {
+                    summary.unchanged += 1;
+                    hv.unchanged.push(cv);
+                    continue;
+                }
+                Action::Create => summary.create += 1,
+                Action::Replace => summary.replace += 1,
+                Action::Start => summary.start += 1,
+                Action::Run => summary.run += 1,
+                Action::Destroy => summary.destroy += 1,
+                Action::Conflict => summary.conflict += 1,
+            }
+            hv.changes.push(cv);
+        }
+        hosts.push(hv);
+    }
+    PlanView {
+        format_version: FORMAT_VERSION,
+        cutter_version: env!("CARGO_PKG_VERSION").into(),
+        plan_file: std::fs::canonicalize(&plan.file)
+            .unwrap_or(plan.file.clone())
+            .display()
+            .to_string(),
+        plan_sha256: plan.sha256.clone(),
+        generated_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        observed_fingerprint: fingerprint(plan, states),
+        summary,
+        hosts,
+        mermaid: graph.to_mermaid(),
+    }
+}
+
+/// The commands a step would run, as the apply will build them.
+fn preview(
+    plan: &Plan,
+    graph: &StepGraph,
+    diff: &Diff,
+    states: &HashMap<String, HostState>,
+    id: &str,
+    now: DateTime<Utc>,
+) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let step = &graph.graph[graph.node(id).unwrap()];
+    let newest = |artefact: &str| -> String {
+        let a = &plan.artefacts[artefact];
+        let remade = diff
+            .get(&format!("artefact.{artefact}"))
+            .is_some_and(|c| c.action != Action::Noop);
+        let observed = states
+            .get(&a.host)
+            .and_then(|s| s.artefacts.get(artefact))
+            .and_then(|s| s.newest.as_ref())
+            .map(|f| f.path.clone());
+        match (remade, observed) {
+            (false, Some(p)) => p,
+            _ => a.path.render(now),
+        }
+    };
+    let s = match step.kind {
+        StepKind::Artefact => script::artefact(plan, &plan.artefacts[&step.resource], now),
+        StepKind::Container => {
+            let c = &plan.containers[&step.resource];
+            let file = c.restore.as_ref().map(|r| newest(&r.artefact));
+            let start = diff.get(id).is_some_and(|ch| ch.action == Action::Start);
+            let secrets = c
+                .secrets
+                .iter()
+                .map(|(k, _)| (k.clone(), "********".to_string()))
+                .collect();
+            script::container(plan, c, file.as_deref(), start, secrets)
+        }
+        StepKind::Check => {
+            let k = &plan.checks[&step.resource];
+            let snap = match &k.kind {
+                crate::plan::CheckKind::Rowcounts { artefact, .. } => Some(newest(artefact)),
+                _ => None,
+            };
+            script::check(plan, k, snap.as_deref())
+        }
+        StepKind::Teardown => script::teardown(&plan.containers[&step.resource]),
+        StepKind::GuardBefore | StepKind::GuardAfter => match &plan.guards[&step.resource].kind {
+            crate::plan::GuardKind::ProtectedUnchanged => script::protected_state(),
+            crate::plan::GuardKind::SchemaUnchanged {
+                container,
+                user,
+                database,
+            } => script::schema_hash(container, user, database),
+        },
+    };
+    (s.commands, s.bookkeeping, s.masked)
+}
+
+/// A digest of the observed facts the plan depends on: a saved plan is
+/// refused when this changes before it is applied.
+pub fn fingerprint(plan: &Plan, states: &HashMap<String, HostState>) -> String {
+    let mut h = Sha256::new();
+    for host in plan.used_hosts() {
+        let Some(s) = states.get(&host.name) else {
+            continue;
+        };
+        h.update(format!("host {}\n", host.name));
+        for (name, a) in &s.artefacts {
+            match &a.newest {
+                Some(f) => h.update(format!(
+                    "artefact {name} {} {} {} {:?} {}\n",
+                    f.path,
+                    f.size,
+                    f.sha256,
+                    f.recorded_sha256,
+                    f.evidence.keys().cloned().collect::<Vec<_>>().join(",")
+                )),
+                None => h.update(format!("artefact {name} missing\n")),
+            }
+        }
+        if let Some(d) = &s.docker {
+            for c in plan.containers.values().filter(|c| c.host == host.name) {
+                match d.container(&c.docker_name) {
+                    Some(x) => h.update(format!("container {} {} {}\n", c.name, x.id, x.state)),
+                    None => h.update(format!("container {} missing\n", c.name)),
+                }
+            }
+        }
+    }
+    hex::encode(h.finalize())
+}

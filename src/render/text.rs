@@ -1,0 +1,94 @@
+//! The plan for a terminal.
+
+use std::fmt::Write;
+
+use anstyle::{AnsiColor, Style};
+
+use super::{ChangeView, PlanView};
+use crate::diff::Action;
+
+fn sign(action: Action) -> (&'static str, Style) {
+    match action {
+        Action::Create => ("+", AnsiColor::Green.on_default().bold()),
+        Action::Replace => ("-/+", AnsiColor::Yellow.on_default().bold()),
+        Action::Start => ("~", AnsiColor::Yellow.on_default().bold()),
+        Action::Run => (">", AnsiColor::Cyan.on_default().bold()),
+        Action::Destroy => ("-", AnsiColor::Red.on_default().bold()),
+        Action::Conflict => ("!", AnsiColor::Red.on_default().bold()),
+        Action::Noop => ("=", Style::new().dimmed()),
+    }
+}
+
+/// Render for a terminal; `commands` shows what each step would run.
+pub fn render(view: &PlanView, title: &str, commands: bool) -> String {
+    let mut s = String::new();
+    let bold = Style::new().bold();
+    let _ = writeln!(s, "{bold}{title}{bold:#} {}", view.plan_file);
+    for host in &view.hosts {
+        let _ = writeln!(
+            s,
+            "\n{bold}host {}{bold:#} ({})",
+            host.name, host.connection
+        );
+        if !host.protected.is_empty() {
+            let _ = writeln!(s, "  protected, read only: {}", host.protected.join(", "));
+        }
+        for c in &host.changes {
+            change(&mut s, c, commands);
+        }
+        if !host.unchanged.is_empty() {
+            let dim = Style::new().dimmed();
+            let names: Vec<&str> = host.unchanged.iter().map(|c| c.step.as_str()).collect();
+            let _ = writeln!(
+                s,
+                "  {dim}= {} unchanged: {}{dim:#}",
+                host.unchanged.len(),
+                names.join(", ")
+            );
+        }
+    }
+    let _ = writeln!(s, "\n{bold}{}{bold:#}", view.summary.line());
+    s
+}
+
+fn change(s: &mut String, c: &ChangeView, commands: bool) {
+    let (sym, style) = sign(c.action);
+    let _ = writeln!(
+        s,
+        "  {style}{sym:>3} {:<8}{style:#} {}",
+        c.action.as_str(),
+        c.step
+    );
+    for r in &c.reasons {
+        let _ = writeln!(s, "        {r}");
+    }
+    if commands {
+        for cmd in &c.commands {
+            let mut lines = cmd.lines();
+            if let Some(first) = lines.next() {
+                let _ = writeln!(s, "        $ {first}");
+            }
+            for l in lines {
+                let _ = writeln!(s, "          {l}");
+            }
+        }
+        if !c.bookkeeping.is_empty() {
+            let _ = writeln!(
+                s,
+                "        + {} bookkeeping command(s): SHA256SUMS, manifest, results (see --format json)",
+                c.bookkeeping.len()
+            );
+        }
+        if !c.masked_secrets.is_empty() {
+            let _ = writeln!(
+                s,
+                "        secrets on stdin: {}",
+                c.masked_secrets
+                    .iter()
+                    .map(|k| format!("{k}=********"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+}

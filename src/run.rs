@@ -1,0 +1,591 @@
+//! Arguments → command → exit code.
+//!
+//! The CLI is parsed before any runtime exists; the runtime is built here
+//! and shut down explicitly so a stray task cannot hang the exit.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::{CommandFactory, Parser};
+use miette::{IntoDiagnostic, Result, miette};
+
+use crate::apply::{self, lock};
+use crate::cli::{Cli, Command, Format, GraphFormat, ReportFormat};
+use crate::diff::{self, Action, Diff};
+use crate::exit_status::ExitStatus;
+use crate::graph::{StepGraph, StepKind};
+use crate::observe::{self, HostState};
+use crate::plan::{self, Plan};
+use crate::printer::Printer;
+use crate::remote::{self, Transport};
+use crate::render::{self, PlanView};
+use crate::report;
+
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let printer = Printer::new(cli.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return 1;
+        }
+    };
+    let result = runtime.block_on(execute(cli.command, &printer));
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    match result {
+        Ok(status) => status.code(),
+        Err(report) => {
+            eprintln!("{report:?}");
+            ExitStatus::Failure.code()
+        }
+    }
+}
+
+async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
+    match command {
+        Command::Validate { plan } => {
+            let plan = load(&plan)?;
+            let graph = StepGraph::build(&plan);
+            printer.status(
+                "Valid",
+                &format!(
+                    "{}: {} host(s), {} artefact(s), {} container(s), {} check(s), {} guard(s), {} step(s)",
+                    plan.file.display(),
+                    plan.hosts.len(),
+                    plan.artefacts.len(),
+                    plan.containers.len(),
+                    plan.checks.len(),
+                    plan.guards.len(),
+                    graph.graph.node_count()
+                ),
+            );
+            Ok(ExitStatus::Success)
+        }
+        Command::Graph { plan, format } => {
+            let plan = load(&plan)?;
+            let graph = StepGraph::build(&plan);
+            print!(
+                "{}",
+                match format {
+                    GraphFormat::Dot => graph.to_dot(),
+                    GraphFormat::Mermaid => graph.to_mermaid(),
+                }
+            );
+            Ok(ExitStatus::Success)
+        }
+        Command::Plan {
+            plan,
+            format,
+            out,
+            target,
+            detailed_exitcode,
+        } => {
+            let plan = load(&plan)?;
+            let session = Session::open(&plan, printer).await?;
+            let result = async {
+                let (diff, view) = session.plan(target.as_deref())?;
+                if let Some(out) = &out {
+                    std::fs::write(out, serde_json::to_string_pretty(&view).into_diagnostic()?)
+                        .map_err(|e| miette!("cannot write `{}`: {e}", out.display()))?;
+                    printer.status(
+                        "Saved",
+                        &format!(
+                            "plan to {} (apply it with `cutter apply {}`)",
+                            out.display(),
+                            out.display()
+                        ),
+                    );
+                }
+                emit(&view, format, "cutter plan", true);
+                if diff.conflicts().next().is_some() {
+                    return Err(conflict_error(&diff));
+                }
+                Ok(if detailed_exitcode && view.summary.pending() > 0 {
+                    ExitStatus::Changes
+                } else {
+                    ExitStatus::Success
+                })
+            }
+            .await;
+            session.close().await;
+            result
+        }
+        Command::Drift { plan, format } => {
+            let plan = load(&plan)?;
+            let session = Session::open(&plan, printer).await?;
+            let result = session.drift(format, printer);
+            session.close().await;
+            result
+        }
+        Command::Apply {
+            plan,
+            yes,
+            parallelism,
+            target,
+            lock_wait,
+            report_dir,
+        } => {
+            apply(
+                &plan,
+                yes,
+                parallelism,
+                target,
+                lock_wait,
+                &report_dir,
+                printer,
+            )
+            .await
+        }
+        Command::Report { report, format } => {
+            let text = std::fs::read_to_string(&report)
+                .map_err(|e| miette!("cannot read `{}`: {e}", report.display()))?;
+            let r: report::Report = serde_json::from_str(&text)
+                .map_err(|e| miette!("`{}` is not a cutter report: {e}", report.display()))?;
+            match format {
+                ReportFormat::Markdown => print!("{}", report::markdown(&r)),
+                ReportFormat::Json => {
+                    println!("{}", serde_json::to_string_pretty(&r).into_diagnostic()?)
+                }
+            }
+            Ok(ExitStatus::Success)
+        }
+        Command::Schema => {
+            let schema = schemars::schema_for!(crate::plan::schema::RawPlan);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&schema).into_diagnostic()?
+            );
+            Ok(ExitStatus::Success)
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "cutter", &mut std::io::stdout());
+            Ok(ExitStatus::Success)
+        }
+    }
+}
+
+fn load(path: &Path) -> Result<Plan> {
+    Ok(plan::load(path)?)
+}
+
+fn emit(view: &PlanView, format: Format, title: &str, commands: bool) {
+    match format {
+        Format::Text => anstream::eprint!("{}", render::text::render(view, title, commands)),
+        Format::Json => println!("{}", serde_json::to_string_pretty(view).unwrap_or_default()),
+        Format::Markdown => print!("{}", render::markdown::render(view, title)),
+    }
+}
+
+fn conflict_error(diff: &Diff) -> miette::Report {
+    let lines: Vec<String> = diff
+        .conflicts()
+        .map(|c| format!("{}: {}", c.step, c.reasons.join("; ")))
+        .collect();
+    miette!(
+        code = "cutter::conflict",
+        help = "cutter never touches what it did not create: rename the resource in the plan, or move the existing thing aside yourself",
+        "the plan conflicts with what is on the host:\n  {}",
+        lines.join("\n  ")
+    )
+}
+
+/// Connections and observations for one command run.
+struct Session<'a> {
+    plan: &'a Plan,
+    graph: StepGraph,
+    transports: HashMap<String, Arc<dyn Transport>>,
+    states: HashMap<String, HostState>,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+impl<'a> Session<'a> {
+    async fn open(plan: &'a Plan, printer: &Printer) -> Result<Session<'a>> {
+        let graph = StepGraph::build(plan);
+        let hosts = plan.used_hosts();
+        let connected = futures::future::join_all(hosts.iter().map(|h| remote::connect(h))).await;
+        let mut transports: HashMap<String, Arc<dyn Transport>> = HashMap::new();
+        let mut first_error = None;
+        for (h, t) in hosts.iter().zip(connected) {
+            match t {
+                Ok(t) => {
+                    transports.insert(h.name.clone(), t);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        let mut session = Session {
+            plan,
+            graph,
+            transports,
+            states: HashMap::new(),
+            now: crate::clock::now(),
+        };
+        if let Some(e) = first_error {
+            session.close().await;
+            return Err(e.into());
+        }
+        if let Err(e) = session.observe(printer).await {
+            session.close().await;
+            return Err(e);
+        }
+        Ok(session)
+    }
+
+    async fn observe(&mut self, printer: &Printer) -> Result<()> {
+        let started = std::time::Instant::now();
+        let hosts: Vec<(String, Arc<dyn Transport>)> = self
+            .transports
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let plan = self.plan;
+        let results = futures::future::join_all(
+            hosts
+                .iter()
+                .map(|(_, t)| observe::observe(plan, t.as_ref())),
+        )
+        .await;
+        for ((name, _), r) in hosts.iter().zip(results) {
+            self.states.insert(name.clone(), r?);
+        }
+        printer.status(
+            "Observed",
+            &format!(
+                "{} host(s) in {:.2}s",
+                hosts.len(),
+                started.elapsed().as_secs_f64()
+            ),
+        );
+        Ok(())
+    }
+
+    fn diff(&self) -> Diff {
+        diff::diff(self.plan, &self.graph, &self.states, self.now)
+    }
+
+    /// Steps a `--target` keeps: the target, what it depends on, the
+    /// teardowns of ephemeral containers among them, and the guards.
+    fn target_steps(&self, target: &str) -> Result<BTreeSet<String>> {
+        let main = self.graph.main(target).ok_or_else(|| {
+            miette!(
+                code = "cutter::unknown_target",
+                "unknown target `{target}`: no artefact, container or check of that name"
+            )
+        })?;
+        let mut keep: BTreeSet<String> = self
+            .graph
+            .closure(main)
+            .into_iter()
+            .map(|n| self.graph.graph[n].id.clone())
+            .collect();
+        keep.retain(|id| !id.starts_with("guard-"));
+        let containers: Vec<String> = keep
+            .iter()
+            .filter_map(|id| id.strip_prefix("container.").map(str::to_string))
+            .collect();
+        for c in containers {
+            if self.graph.node(&format!("teardown.{c}")).is_some() {
+                keep.insert(format!("teardown.{c}"));
+            }
+        }
+        for n in self.graph.graph.node_indices() {
+            let s = &self.graph.graph[n];
+            if matches!(s.kind, StepKind::GuardBefore | StepKind::GuardAfter) {
+                keep.insert(s.id.clone());
+            }
+        }
+        Ok(keep)
+    }
+
+    fn plan(&self, target: Option<&str>) -> Result<(Diff, PlanView)> {
+        let mut diff = self.diff();
+        if let Some(t) = target {
+            let keep = self.target_steps(t)?;
+            for c in &mut diff.changes {
+                if !keep.contains(&c.step) && c.action != Action::Noop {
+                    c.action = Action::Noop;
+                    c.reasons = vec![format!("not part of target `{t}`")];
+                }
+            }
+        }
+        let view = render::view(self.plan, &self.graph, &diff, &self.states, self.now);
+        Ok((diff, view))
+    }
+
+    fn drift(&self, format: Format, printer: &Printer) -> Result<ExitStatus> {
+        let mut diff = self.diff();
+        // Drift is about the state of resources; checks, teardowns and guards only run with an apply.
+        for c in &mut diff.changes {
+            if !matches!(c.kind, StepKind::Artefact | StepKind::Container) {
+                c.action = Action::Noop;
+            }
+        }
+        let view = render::view(self.plan, &self.graph, &diff, &self.states, self.now);
+        emit(&view, format, "cutter drift", false);
+        if diff.has_changes() {
+            for c in diff.pending() {
+                printer.status("Drift", &format!("{}: {}", c.step, c.reasons.join("; ")));
+            }
+            Ok(ExitStatus::Changes)
+        } else {
+            printer.status(
+                "In sync",
+                &format!("{} matches the hosts", self.plan.file.display()),
+            );
+            Ok(ExitStatus::Success)
+        }
+    }
+
+    async fn close(&self) {
+        futures::future::join_all(self.transports.values().map(|t| t.close())).await;
+    }
+}
+
+async fn apply(
+    path: &Path,
+    yes: bool,
+    parallelism: usize,
+    target: Option<String>,
+    lock_wait: Option<Duration>,
+    report_dir: &Path,
+    printer: &Printer,
+) -> Result<ExitStatus> {
+    // A saved plan names its plan file and what it expected to find.
+    let saved: Option<PlanView> = if path.extension().is_some_and(|e| e == "json") {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| miette!("cannot read `{}`: {e}", path.display()))?;
+        let view: PlanView = serde_json::from_str(&text).map_err(|e| {
+            miette!(
+                code = "cutter::saved_plan",
+                "`{}` is not a saved cutter plan: {e}",
+                path.display()
+            )
+        })?;
+        if view.format_version != render::FORMAT_VERSION {
+            return Err(miette!(
+                code = "cutter::saved_plan",
+                "`{}` has format_version {}, this cutter reads {}",
+                path.display(),
+                view.format_version,
+                render::FORMAT_VERSION
+            ));
+        }
+        Some(view)
+    } else {
+        None
+    };
+    let plan_path = saved
+        .as_ref()
+        .map_or(path.to_path_buf(), |v| PathBuf::from(&v.plan_file));
+    let plan = load(&plan_path)?;
+    if let Some(v) = &saved
+        && v.plan_sha256 != plan.sha256
+    {
+        return Err(miette!(
+            code = "cutter::stale_plan",
+            help = "run `cutter plan -o` again and review the new plan",
+            "the saved plan `{}` is stale: `{}` changed since it was planned",
+            path.display(),
+            plan_path.display()
+        ));
+    }
+    let session = Session::open(&plan, printer).await?;
+    let result = apply_in(
+        &session,
+        saved.as_ref(),
+        path,
+        yes,
+        parallelism,
+        target,
+        lock_wait,
+        report_dir,
+        printer,
+    )
+    .await;
+    session.close().await;
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apply_in(
+    session: &Session<'_>,
+    saved: Option<&PlanView>,
+    path: &Path,
+    yes: bool,
+    parallelism: usize,
+    target: Option<String>,
+    lock_wait: Option<Duration>,
+    report_dir: &Path,
+    printer: &Printer,
+) -> Result<ExitStatus> {
+    let plan = session.plan;
+    let (diff, view) = session.plan(target.as_deref())?;
+    let mut only: Option<BTreeSet<String>> = None;
+    if let Some(saved) = saved {
+        if saved.observed_fingerprint != view.observed_fingerprint {
+            return Err(miette!(
+                code = "cutter::stale_plan",
+                help = "run `cutter plan -o` again and review the new plan",
+                "the saved plan `{}` is stale: the hosts changed since it was planned",
+                path.display()
+            ));
+        }
+        only = Some(
+            saved
+                .hosts
+                .iter()
+                .flat_map(|h| h.changes.iter().map(|c| c.step.clone()))
+                .collect(),
+        );
+    }
+    if diff.conflicts().next().is_some() {
+        emit(&view, Format::Text, "cutter apply", false);
+        return Err(conflict_error(&diff));
+    }
+    if !diff.has_changes() {
+        printer.status(
+            "Unchanged",
+            &format!(
+                "{}: the hosts already match ({} step(s) in place)",
+                plan.file.display(),
+                view.summary.unchanged
+            ),
+        );
+        return Ok(ExitStatus::Success);
+    }
+    emit(&view, Format::Text, "cutter apply", true);
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(miette!(
+                code = "cutter::confirm",
+                help = "pass `--yes` to apply without a prompt",
+                "refusing to apply without confirmation: standard input is not a terminal"
+            ));
+        }
+        eprint!("Apply these changes? Only `yes` is accepted: ");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer).into_diagnostic()?;
+        if answer.trim() != "yes" {
+            printer.status("Cancelled", "nothing was applied");
+            return Ok(ExitStatus::Failure);
+        }
+    }
+
+    let holder = lock::holder(&plan.file.display().to_string());
+    let mut locked: Vec<Arc<dyn Transport>> = Vec::new();
+    for t in session.transports.values() {
+        if let Err(e) = lock::acquire(t.as_ref(), &holder, lock_wait.unwrap_or_default()).await {
+            for l in &locked {
+                lock::release(l.as_ref(), &holder).await;
+            }
+            return Err(e.into());
+        }
+        locked.push(t.clone());
+    }
+
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    let watcher = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            flag.store(true, Ordering::SeqCst);
+            eprintln!(
+                "\ninterrupted: finishing running steps, starting no new ones, tearing down test containers"
+            );
+        }
+    });
+    let started = crate::clock::now();
+    let ctx = apply::Context {
+        plan,
+        graph: &session.graph,
+        diff: &diff,
+        states: &session.states,
+        transports: &session.transports,
+        now: session.now,
+        printer,
+    };
+    let opts = apply::Options {
+        parallelism,
+        only,
+        interrupted: interrupted.clone(),
+    };
+    let outcomes = apply::run(&ctx, &opts).await;
+    watcher.abort();
+    for t in &locked {
+        lock::release(t.as_ref(), &holder).await;
+    }
+    let outcomes = outcomes?;
+
+    // Evidence: observe again, so the report holds only what the hosts show.
+    let mut after = HashMap::new();
+    for (name, t) in &session.transports {
+        after.insert(name.clone(), observe::observe(plan, t.as_ref()).await?);
+    }
+    let finished = crate::clock::now();
+    let was_interrupted = interrupted.load(Ordering::SeqCst);
+    let r = report::build(
+        plan,
+        &after,
+        &outcomes,
+        &started.to_rfc3339(),
+        &finished.to_rfc3339(),
+        was_interrupted,
+    );
+    let stem = plan
+        .file
+        .file_stem()
+        .map_or("plan".into(), |s| s.to_string_lossy().into_owned());
+    let stamp = started.format("%Y%m%dT%H%M%SZ").to_string();
+    let (md, json) = report::write(&r, report_dir, &stem, &stamp)
+        .map_err(|e| miette!("cannot write the report to `{}`: {e}", report_dir.display()))?;
+    printer.status(
+        "Report",
+        &format!("{} and {}", md.display(), json.display()),
+    );
+    let total: f64 = outcomes.iter().map(|o| o.seconds).sum();
+    printer.line(&format!(
+        "{:>12} {} step(s), {:.2}s of step time, {:.2}s wall",
+        "Timings",
+        outcomes.len(),
+        total,
+        (finished - started).num_milliseconds() as f64 / 1000.0
+    ));
+    for o in &outcomes {
+        printer.line(&format!(
+            "{:>12} {:>8.3}s {} ({:?})",
+            "", o.seconds, o.step, o.status
+        ));
+    }
+    if r.result == "applied" {
+        printer.status("Applied", &format!("{} step(s)", outcomes.len()));
+        Ok(ExitStatus::Success)
+    } else {
+        let failed: Vec<String> = r
+            .not_done
+            .iter()
+            .filter(|n| n.contains(" failed:") || n.contains(" skipped:"))
+            .cloned()
+            .collect();
+        Err(miette!(
+            code = "cutter::apply_failed",
+            help = "fix the cause and run apply again: it resumes with what is still missing",
+            "apply {}:\n  {}",
+            if was_interrupted {
+                "interrupted"
+            } else {
+                "failed"
+            },
+            failed.join("\n  ")
+        ))
+    }
+}
