@@ -14,6 +14,9 @@ pub struct Cli {
     /// Print only errors and machine output.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// OpenSSH config file for hosts that do not name one (`ssh -F`).
+    #[arg(long, global = true, env = "CUTTER_SSH_CONFIG")]
+    pub ssh_config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }

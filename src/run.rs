@@ -27,6 +27,11 @@ use crate::report;
 
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    if let Some(f) = &cli.ssh_config {
+        // Read by the SSH transport for hosts without their own `ssh_config`.
+        // SAFETY: set before the runtime and any other thread exist.
+        unsafe { std::env::set_var("CUTTER_SSH_CONFIG", f) };
+    }
     let printer = Printer::new(cli.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -433,14 +433,43 @@ fn interpret(ctx: &Context<'_>, state: &mut RunState, o: &mut StepOutcome, stdou
         StepKind::Container => {
             if let Some(code) = o.results.get("restore_exit") {
                 let stderr = script::decode(&o.results, "restore_stderr");
+                let c = &plan.containers[&o.resource];
+                let r = c
+                    .restore
+                    .as_ref()
+                    .expect("restore results come from a restore");
+                let code: i32 = code.parse().unwrap_or(-1);
+                let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("error:")).collect();
+                let untolerated: Vec<&str> = errors
+                    .iter()
+                    .copied()
+                    .filter(|l| !r.tolerated_errors.iter().any(|t| l.contains(t.as_str())))
+                    .collect();
+                let ok = r.ok_exit_codes.contains(&code)
+                    || (!errors.is_empty() && untolerated.is_empty());
                 o.evidence.push(format!(
-                    "restore exit code {code}{}",
+                    "restore exit code {code} ({}){}",
+                    if code == 0 {
+                        "clean"
+                    } else if ok {
+                        "non-fatal: only tolerated errors"
+                    } else {
+                        "fatal"
+                    },
                     if stderr.trim().is_empty() {
                         String::new()
                     } else {
-                        format!(": {}", stderr.trim())
+                        format!("\n{}", stderr.trim())
                     }
                 ));
+                if !ok && o.status == Status::Ok {
+                    o.status = Status::Failed;
+                    o.error = Some(format!(
+                        "restore into `{}` exited {code}: {}",
+                        c.docker_name,
+                        untolerated.first().copied().unwrap_or("(no error line)")
+                    ));
+                }
             }
         }
         StepKind::Check if o.status == Status::Ok => {

@@ -268,15 +268,6 @@ pub fn container(
         s.commands.push(
             "printf 'cutter:restore_exit=%s\\ncutter:restore_stderr_b64=%s\\n' \"$rc\" \"$(base64 -w0 < \"$rerr\")\"".into(),
         );
-        let ok: Vec<String> = r
-            .ok_exit_codes
-            .iter()
-            .map(|c| format!("[ \"$rc\" -eq {c} ]"))
-            .collect();
-        s.commands.push(format!(
-            "{} || {{ cat \"$rerr\" >&2; exit 5; }}",
-            ok.join(" || ")
-        ));
     }
     s.commands.push(format!(
         "docker inspect -f 'cutter:id={{{{.Id}}}}\ncutter:state={{{{.State.Status}}}}\ncutter:image={{{{.Config.Image}}}}' {name}"
@@ -445,7 +436,7 @@ pub fn protected_state() -> Script {
 pub fn schema_hash(container: &str, user: &str, db: &str) -> Script {
     let mut s = Script::default();
     s.commands.push(format!(
-        "set -o pipefail 2>/dev/null || :; {} pg_dump --schema-only -U {} -d {} | sha256sum",
+        "schema=$({} pg_dump --schema-only -U {} -d {}); printf '%s\\n' \"$schema\" | grep -v -e '^\\\\restrict ' -e '^\\\\unrestrict ' | sha256sum",
         exec_prefix(container, true, false),
         quote(user),
         quote(db)

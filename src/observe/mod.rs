@@ -122,7 +122,8 @@ pub enum ObserveError {
 pub async fn observe(plan: &Plan, transport: &dyn Transport) -> Result<HostState, ObserveError> {
     let host = transport.host().to_string();
     let script = probe_script(plan, &host);
-    let out = transport.run("sh -s", Some(script.into_bytes())).await?;
+    let marker = format!("sh -s -- cutter-probe {}", &plan.sha256[..12]);
+    let out = transport.run(&marker, Some(script.into_bytes())).await?;
     if !out.success() {
         return Err(ObserveError::Failed {
             host,

@@ -102,8 +102,8 @@ impl Loader<'_> {
     fn resolve(&mut self, raw: RawPlan, path: &Path) -> Plan {
         self.resolve_vars(&raw.vars);
         let hosts = self.resolve_hosts(&raw.hosts);
-        if hosts.len() == 1 {
-            self.default_host = hosts.keys().next().cloned();
+        if raw.hosts.len() == 1 {
+            self.default_host = raw.hosts.keys().next().map(|k| k.get_ref().clone());
         }
         self.collect_names(&raw);
 
@@ -165,7 +165,12 @@ impl Loader<'_> {
                         .label(value.span(), "variables are fixed when the plan loads")
                         .help("put `{{ date }}` or `{{ timestamp }}` in the path itself");
                 }
-                Err(errors) => self.template_errors(value, errors),
+                Err(errors) => {
+                    self.template_errors(value, errors);
+                    // Already reported: keep its users from repeating the error.
+                    self.vars
+                        .insert(name.get_ref().clone(), format!("<{}>", name.get_ref()));
+                }
             }
         }
     }
@@ -232,13 +237,23 @@ impl Loader<'_> {
                     continue;
                 }
                 (None, Some(ssh)) => {
+                    let Some(destination) = self.text_template(ssh) else {
+                        continue;
+                    };
+                    let config_file = match &h.ssh_config {
+                        Some(p) => match self.text_template(p) {
+                            Some(p) => Some(expand_home(&p)),
+                            None => continue,
+                        },
+                        None => None,
+                    };
                     let connect_timeout = self
                         .duration(h.connect_timeout.as_ref())
                         .unwrap_or(Duration::from_secs(10));
                     let keepalive = self.duration(h.keepalive.as_ref()).map(|d| d.as_secs());
                     Connection::Ssh(SshTarget {
-                        destination: ssh.get_ref().clone(),
-                        config_file: h.ssh_config.as_ref().map(|p| expand_home(p.get_ref())),
+                        destination,
+                        config_file,
                         connect_timeout,
                         keepalive,
                         strict_host_keys: h.strict_host_keys.as_ref().is_none_or(|s| *s.get_ref()),
@@ -387,6 +402,8 @@ impl Loader<'_> {
                 None
             }
             None => match &self.default_host {
+                // The only host failed to resolve: already reported.
+                Some(h) if !plan.hosts.contains_key(h) => None,
                 Some(h) => Some(h.clone()),
                 None => {
                     self.diags
@@ -542,6 +559,11 @@ impl Loader<'_> {
         let restore = c.restore.as_ref().map(|r| Restore {
             artefact: r.artefact.get_ref().clone(),
             command: r.command.get_ref().clone(),
+            tolerated_errors: r
+                .tolerated_errors
+                .iter()
+                .map(|t| t.get_ref().clone())
+                .collect(),
             ok_exit_codes: if r.ok_exit_codes.is_empty() {
                 vec![0]
             } else {
@@ -602,7 +624,7 @@ impl Loader<'_> {
             name: name.get_ref().clone(),
             docker_name,
             host,
-            image: c.image.get_ref().clone(),
+            image: self.text_template(&c.image)?,
             lifecycle,
             network,
             volume,
@@ -610,14 +632,19 @@ impl Loader<'_> {
                 .mount
                 .as_ref()
                 .map_or("/var/lib/postgresql/data".into(), |m| m.get_ref().clone()),
-            env: c
-                .env
-                .iter()
-                .map(|(k, v)| (k.get_ref().clone(), v.get_ref().clone()))
-                .collect(),
+            env: {
+                let mut env = Vec::new();
+                for (k, v) in &c.env {
+                    env.push((k.get_ref().clone(), self.text_template(v)?));
+                }
+                env
+            },
             secrets,
             ports: c.ports.iter().map(|p| p.get_ref().clone()).collect(),
-            ready: c.ready.as_ref().map(|r| r.get_ref().clone()),
+            ready: match &c.ready {
+                Some(r) => Some(self.text_template(r)?),
+                None => None,
+            },
             restore,
             after: c.after.iter().map(|a| a.get_ref().clone()).collect(),
         })

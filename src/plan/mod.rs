@@ -195,6 +195,7 @@ pub enum SecretSource {
 pub struct Restore {
     pub artefact: String,
     pub command: String,
+    pub tolerated_errors: Vec<String>,
     pub ok_exit_codes: Vec<i32>,
 }
 

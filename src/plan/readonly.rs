@@ -78,10 +78,7 @@ const MUTATING_SQL: &[&str] = &[
 
 /// Why `command` is not provably read-only, or `None` when it is.
 pub fn command_problem(command: &str) -> Option<String> {
-    if let Some(op) = ["$(", "`", ";", "|", "&", ">", "<", "\n"]
-        .iter()
-        .find(|op| command.contains(*op))
-    {
+    if let Some(op) = shell_operator(command) {
         return Some(format!(
             "uses the shell operator `{}`",
             op.replace('\n', "\\n")
@@ -137,6 +134,29 @@ pub fn command_problem(command: &str) -> Option<String> {
             }
         }
         _ => {}
+    }
+    None
+}
+
+/// The first shell operator outside quotes (or an expansion inside double quotes).
+fn shell_operator(command: &str) -> Option<String> {
+    let mut chars = command.chars().peekable();
+    let mut quote: Option<char> = None;
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some('\''), '\'') => quote = None,
+            (Some('\''), _) => {}
+            (Some('"'), '"') => quote = None,
+            (_, '\\') => {
+                chars.next();
+            }
+            (_, '`') => return Some("`".into()),
+            (_, '$') if chars.peek() == Some(&'(') => return Some("$(".into()),
+            (Some('"'), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, ';' | '|' | '&' | '>' | '<' | '\n') => return Some(c.to_string()),
+            _ => {}
+        }
     }
     None
 }
@@ -234,6 +254,9 @@ mod tests {
                 .contains(";")
         );
         assert!(command_problem("cat $(rm x)").unwrap().contains("$("));
+        assert!(command_problem("cat \"$(rm x)\"").unwrap().contains("$("));
+        assert!(command_problem("pg_dump > /tmp/x").unwrap().contains(">"));
+        assert_eq!(command_problem("psql -tAF '|' -c 'select 1'"), None);
         assert!(sql_problem("select 1; update t set a = 1").is_some());
         assert!(sql_problem("select nextval('s')").is_some());
         assert!(sql_problem("\\! rm -rf /").is_some());

@@ -191,6 +191,11 @@ pub struct RawRestore {
     /// The command run inside the container; the file is passed as its last argument.
     #[schemars(with = "String")]
     pub command: Spanned<String>,
+    /// Errors that do not fail the restore when they are its only errors
+    /// (substrings of pg_restore's `error:` lines), e.g. a role the dump does not carry.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub tolerated_errors: Vec<Spanned<String>>,
     /// Exit codes that count as success (default `[0]`).
     #[serde(default)]
     #[schemars(with = "Vec<i32>")]

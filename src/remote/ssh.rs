@@ -35,7 +35,11 @@ impl Ssh {
         if let Some(k) = target.keepalive {
             b.server_alive_interval(Duration::from_secs(k));
         }
-        if let Some(f) = &target.config_file {
+        if let Some(f) = target
+            .config_file
+            .clone()
+            .or_else(|| std::env::var_os("CUTTER_SSH_CONFIG").map(Into::into))
+        {
             b.config_file(f);
         }
         let session = b

@@ -1,0 +1,8 @@
+//! One integration test binary: every test drives the built `cutter` binary.
+
+mod test;
+
+mod diagnostics;
+mod local;
+mod render;
+mod stack;

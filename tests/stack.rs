@@ -1,0 +1,1 @@
+// Real-stack tests (sshd, Docker, PostgreSQL); see scripts/test-stack.
