@@ -85,6 +85,8 @@ pub fn artefact(plan: &Plan, a: &Artefact, now: DateTime<Utc>) -> Script {
     let err_tmp = format!("{dir}/.{name}.cutter-stderr");
     let sums = format!("{dir}/SHA256SUMS");
     let lock = format!("{dir}/.SHA256SUMS.cutter-lock");
+    // Per artefact: another step's cleanup must never remove it.
+    let q_sums_tmp = quote(&format!("{dir}/.SHA256SUMS.{name}.cutter-tmp"));
     let (q_dir, q_tmp, q_err, q_sums, q_lock, q_path) = (
         quote(dir),
         quote(&tmp),
@@ -117,7 +119,7 @@ pub fn artefact(plan: &Plan, a: &Artefact, now: DateTime<Utc>) -> Script {
 
     let mut s = Script::default();
     s.setup.push(format!(
-        "trap 'rm -f -- {q_tmp} {q_err} {q_sums}.cutter-tmp; rmdir -- {q_lock} 2>/dev/null || :' EXIT; trap 'exit 130' INT TERM HUP"
+        "locked=; trap 'rm -f -- {q_tmp} {q_err} {q_sums_tmp}; {{ [ -z \"$locked\" ] || rmdir -- {q_lock}; }} 2>/dev/null || :' EXIT; trap 'exit 130' INT TERM HUP"
     ));
     s.commands.push(format!("mkdir -p -- {q_dir}"));
     s.commands.push(format!(
@@ -147,15 +149,15 @@ pub fn artefact(plan: &Plan, a: &Artefact, now: DateTime<Utc>) -> Script {
         None => s.commands.push(format!("rm -f -- {q_err}")),
     }
     s.bookkeeping.push(format!(
-        "until mkdir -- {q_lock} 2>/dev/null; do sleep 0.1; done"
+        "until mkdir -- {q_lock} 2>/dev/null; do sleep 0.1; done; locked=1"
     ));
     s.bookkeeping.push(format!(
-        "{{ [ ! -f {q_sums} ] || N={} awk '{{ s = \"  \" ENVIRON[\"N\"]; if (length($0) > length(s) && substr($0, length($0) - length(s) + 1) == s) next; print }}' {q_sums}; printf '{}%s  %s\\n' \"$sha\" {}; }} > {q_sums}.cutter-tmp && mv -f -- {q_sums}.cutter-tmp {q_sums}",
+        "{{ [ ! -f {q_sums} ] || N={} awk '{{ s = \"  \" ENVIRON[\"N\"]; if (length($0) > length(s) && substr($0, length($0) - length(s) + 1) == s) next; print }}' {q_sums}; printf '{}%s  %s\\n' \"$sha\" {}; }} > {q_sums_tmp} && mv -f -- {q_sums_tmp} {q_sums}",
         quote(&sum_name),
         if prefix.is_empty() { "" } else { "\\\\" },
         quote(&sum_name),
     ));
-    s.bookkeeping.push(format!("rmdir -- {q_lock}"));
+    s.bookkeeping.push(format!("rmdir -- {q_lock}; locked="));
     s.bookkeeping.push(format!(
         "printf {} \"$sha\" \"$size\" > {}",
         quote(&manifest_fmt),

@@ -162,6 +162,10 @@ fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState, String> {
         .split(|b| *b == 0)
         .map(|f| String::from_utf8_lossy(f).into_owned());
     let mut evidence: HashMap<usize, BTreeMap<String, serde_json::Value>> = HashMap::new();
+    let mut sums: HashMap<String, HashMap<String, String>> = HashMap::new();
+    let mut hashes: HashMap<String, String> = HashMap::new();
+    let mut stats: HashMap<String, (u64, i64)> = HashMap::new();
+    let mut newest: HashMap<usize, (usize, String)> = HashMap::new();
     while let Some(count) = fields.next() {
         if count.is_empty() {
             break;
@@ -171,37 +175,48 @@ fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState, String> {
             .map_err(|_| format!("malformed probe output near `{count}`"))?;
         let rec: Vec<String> = fields.by_ref().take(n).collect();
         if rec.len() != n {
-            return Err("truncated probe output".into());
+            return Err("truncated probe output (a file changed while it was observed?)".into());
         }
+        let index = |s: &str| -> Result<usize, String> {
+            s.parse().map_err(|_| "bad artefact index".to_string())
+        };
         match rec[0].as_str() {
-            "A" if n >= 3 => {
-                let i: usize = rec[1].parse().map_err(|_| "bad artefact index")?;
-                let name = names.get(i).ok_or("artefact index out of range")?;
-                let matches: usize = rec[2].parse().unwrap_or(0);
-                let newest = if n == 8 {
-                    let (size, mtime) = rec[4].split_once(' ').unwrap_or(("0", "0"));
-                    let path = rec[3].clone();
-                    let base = path.rsplit('/').next().unwrap_or(&path).to_string();
-                    Some(FileState {
-                        recorded_sha256: parse_sums(&rec[6]).remove(&base),
-                        manifest: serde_json::from_str(&rec[7]).ok(),
-                        path,
-                        size: size.parse().unwrap_or(0),
-                        mtime: mtime.parse().unwrap_or(0),
-                        sha256: rec[5].clone(),
-                        evidence: BTreeMap::new(),
-                    })
-                } else {
-                    None
-                };
-                state
-                    .artefacts
-                    .insert((*name).clone(), ArtefactState { matches, newest });
+            "A" if n == 3 => {
+                index(&rec[1])?;
+            }
+            "A" if n == 4 => {
+                newest.insert(
+                    index(&rec[1])?,
+                    (rec[2].parse().unwrap_or(0), rec[3].clone()),
+                );
+            }
+            "S" if n == 3 => {
+                sums.insert(rec[1].clone(), parse_sums(&rec[2]));
             }
             "E" if n == 4 => {
-                let i: usize = rec[1].parse().map_err(|_| "bad artefact index")?;
                 if let Ok(v) = serde_json::from_str(&rec[3]) {
-                    evidence.entry(i).or_default().insert(rec[2].clone(), v);
+                    evidence
+                        .entry(index(&rec[1])?)
+                        .or_default()
+                        .insert(rec[2].clone(), v);
+                }
+            }
+            "H" if n == 2 => {
+                for (name, hash) in parse_sums(&rec[1]) {
+                    hashes.insert(name, hash);
+                }
+            }
+            "T" => {
+                for entry in &rec[1..] {
+                    let mut parts = entry.splitn(3, ' ');
+                    if let (Some(size), Some(mtime), Some(path)) =
+                        (parts.next(), parts.next(), parts.next())
+                    {
+                        stats.insert(
+                            path.to_string(),
+                            (size.parse().unwrap_or(0), mtime.parse().unwrap_or(0)),
+                        );
+                    }
                 }
             }
             "D" if n == 4 => {
@@ -227,15 +242,30 @@ fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState, String> {
             other => return Err(format!("unexpected probe record `{other}`")),
         }
     }
-    for (i, ev) in evidence {
-        if let Some(name) = names.get(i)
-            && let Some(f) = state
-                .artefacts
-                .get_mut(*name)
-                .and_then(|a| a.newest.as_mut())
-        {
-            f.evidence = ev;
-        }
+    for (i, (matches, path)) in newest {
+        let Some(name) = names.get(i) else { continue };
+        let (dir, base) = path.rsplit_once('/').unwrap_or(("", &path));
+        let mut ev = evidence.remove(&i).unwrap_or_default();
+        let (size, mtime) = stats.get(&path).copied().unwrap_or((0, 0));
+        let file = FileState {
+            recorded_sha256: sums.get(dir).and_then(|s| s.get(base)).cloned(),
+            manifest: ev.remove("cutter.json"),
+            sha256: hashes
+                .get(&path)
+                .cloned()
+                .unwrap_or_else(|| "unreadable".into()),
+            path,
+            size,
+            mtime,
+            evidence: ev,
+        };
+        state.artefacts.insert(
+            (*name).clone(),
+            ArtefactState {
+                matches,
+                newest: Some(file),
+            },
+        );
     }
     Ok(state)
 }

@@ -1,4 +1,9 @@
 //! The read-only probe: one shell script per host, sent on standard input.
+//!
+//! It forks a constant number of processes however many artefacts the plan
+//! has: globs and `[ -f ]` are shell built-ins, small files (manifests,
+//! evidence, `SHA256SUMS`) are read with the `read` built-in, and sizes and
+//! checksums of all newest matches come from one `stat` and one `sha256sum`.
 
 use std::fmt::Write;
 
@@ -9,26 +14,24 @@ pub const LOCK_DIR: &str = "$HOME/.cutter/apply.lock";
 
 const PRELUDE: &str = r#"export LC_ALL=C
 r() { printf '%s\0' "$#" "$@"; }
-a() {
-  i=$1; shift; n=0; last=
-  for f in "$@"; do [ -f "$f" ] || continue; n=$((n+1)); last=$f; done
-  if [ -z "$last" ]; then r A "$i" 0; return; fi
-  st=$(stat -c '%s %Y' -- "$last" 2>/dev/null) || st='0 0'
-  h=$(sha256sum < "$last") || h=unreadable; h=${h%% *}
-  d=${last%/*}; sums=; man=
-  [ -f "$d/SHA256SUMS" ] && sums=$(cat -- "$d/SHA256SUMS")
-  [ -f "$last.cutter.json" ] && man=$(cat -- "$last.cutter.json")
-  r A "$i" "$n" "$last" "$st" "$h" "$sums" "$man"
-  for e in "$last".*.json; do
+slurp() { c=; while IFS= read -r l || [ -n "$l" ]; do c="$c$l
+"; done < "$1"; }
+seen=
+found() {
+  r A "$1" "$2" "$3"
+  d=${3%/*}
+  case "$seen" in *"//$d//"*) ;; *) seen="$seen//$d//"; if [ -f "$d/SHA256SUMS" ]; then slurp "$d/SHA256SUMS"; r S "$d" "$c"; fi;; esac
+  for e in "$3".*.json; do
     [ -f "$e" ] || continue
-    b=${e##*/}; b=${b#"${last##*/}".}
-    [ "$b" = cutter.json ] || r E "$i" "$b" "$(cat -- "$e")"
+    b=${e##*/}; b=${b#"${3##*/}".}
+    slurp "$e"; r E "$1" "$b" "$c"
   done
 }
 dk() {
   out=$("$@" 2>&1); rc=$?
   printf '%s' "$out"; return $rc
 }
+set --
 "#;
 
 const DOCKER: &str = r#"if command -v docker >/dev/null 2>&1; then
@@ -45,6 +48,14 @@ else
 fi
 "#;
 
+/// Sizes, mtimes and checksums of every newest match, with two processes.
+const FILES: &str = r#"if [ $# -gt 0 ]; then
+  h=$(sha256sum -- "$@" 2>/dev/null); r H "$h"
+  printf '%s\0' "$(($# + 1))" T
+  stat --printf '%s %Y %n\0' -- "$@"
+fi
+"#;
+
 /// The probe for one host of the plan.
 pub fn probe_script(plan: &Plan, host: &str) -> String {
     let mut s = String::from(PRELUDE);
@@ -54,7 +65,11 @@ pub fn probe_script(plan: &Plan, host: &str) -> String {
         .filter(|a| a.host == host)
         .enumerate()
     {
-        let _ = writeln!(s, "a {i} {}", a.path.glob());
+        let _ = writeln!(
+            s,
+            "n=0; last=; for f in {}; do [ -f \"$f\" ] || continue; n=$((n+1)); last=$f; done; if [ -n \"$last\" ]; then found {i} \"$n\" \"$last\"; set -- \"$@\" \"$last\"; else r A {i} 0; fi",
+            a.path.glob()
+        );
     }
     if plan.uses_docker(host) {
         s.push_str(DOCKER);
@@ -63,6 +78,7 @@ pub fn probe_script(plan: &Plan, host: &str) -> String {
         s,
         "[ -f \"{LOCK_DIR}/holder\" ] && r L \"$(cat \"{LOCK_DIR}/holder\")\""
     );
+    s.push_str(FILES);
     s.push_str("exit 0\n");
     s
 }
