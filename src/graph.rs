@@ -78,6 +78,16 @@ impl StepGraph {
         for d in &plan.deps {
             if let (Some(a), Some(b)) = (g.main(&d.before), g.main(&d.after)) {
                 g.graph.add_edge(a, b, d.why);
+                // After a container means after it has passed its checks too.
+                if d.why == "after" && plan.containers.contains_key(&d.before) {
+                    for check in plan.checks.values().filter(|k| {
+                        k.container_resource.as_deref() == Some(d.before.as_str())
+                            && k.name != d.after
+                    }) {
+                        let n = g.main(&check.name).unwrap();
+                        g.graph.add_edge(n, b, "after the checks of");
+                    }
+                }
             }
         }
         let guards: Vec<_> = plan.guards.values().map(|x| x.name.clone()).collect();

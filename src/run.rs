@@ -404,7 +404,13 @@ async fn apply(
             plan_path.display()
         ));
     }
-    let session = Session::open(&plan, printer).await?;
+    let mut session = Session::open(&plan, printer).await?;
+    if let Some(v) = &saved
+        && let Ok(t) = chrono::DateTime::parse_from_rfc3339(&v.generated_at)
+    {
+        // Names made from `{{ timestamp }}` are the ones that were reviewed.
+        session.now = t.with_timezone(&chrono::Utc);
+    }
     let result = apply_in(
         &session,
         saved.as_ref(),

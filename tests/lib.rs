@@ -6,3 +6,5 @@ mod diagnostics;
 mod local;
 mod render;
 mod stack;
+mod stack_hb;
+mod stack_ssh;

@@ -208,7 +208,7 @@ fn stack_alias_reaches_seeded_production_and_is_audited() {
         ["991", "992"]
     );
     assert!(
-        s.audit_since(before).iter().any(|l| *l == command),
+        s.audit_since(before).contains(&command),
         "audit log lacks the command"
     );
 }

@@ -119,7 +119,7 @@ pub fn artefact(plan: &Plan, a: &Artefact, now: DateTime<Utc>) -> Script {
 
     let mut s = Script::default();
     s.setup.push(format!(
-        "locked=; trap 'rm -f -- {q_tmp} {q_err} {q_sums_tmp}; {{ [ -z \"$locked\" ] || rmdir -- {q_lock}; }} 2>/dev/null || :' EXIT; trap 'exit 130' INT TERM HUP"
+        "locked=; cleanup() {{ rm -f -- {q_tmp} {q_err} {q_sums_tmp}; if [ -n \"$locked\" ]; then rmdir -- {q_lock} 2>/dev/null || :; fi; }}; trap cleanup EXIT; trap 'exit 130' INT TERM HUP"
     ));
     s.commands.push(format!("mkdir -p -- {q_dir}"));
     s.commands.push(format!(
@@ -141,6 +141,11 @@ pub fn artefact(plan: &Plan, a: &Artefact, now: DateTime<Utc>) -> Script {
     s.commands.push(format!(
         "sha=$(sha256sum < {q_tmp}); sha=${{sha%% *}}; size=$(stat -c %s -- {q_tmp})"
     ));
+    s.commands.push(format!(
+        "printf {} \"$sha\" \"$size\" > {}",
+        quote(&manifest_fmt),
+        quote(&format!("{path}.cutter.json"))
+    ));
     s.commands.push(format!("mv -f -- {q_tmp} {q_path}"));
     match &a.stderr {
         Some(f) => s
@@ -158,11 +163,6 @@ pub fn artefact(plan: &Plan, a: &Artefact, now: DateTime<Utc>) -> Script {
         quote(&sum_name),
     ));
     s.bookkeeping.push(format!("rmdir -- {q_lock}; locked="));
-    s.bookkeeping.push(format!(
-        "printf {} \"$sha\" \"$size\" > {}",
-        quote(&manifest_fmt),
-        quote(&format!("{path}.cutter.json"))
-    ));
     s.bookkeeping.push(format!(
         "printf 'cutter:path=%s\\ncutter:sha256=%s\\ncutter:size=%s\\n' {q_path} \"$sha\" \"$size\""
     ));

@@ -842,8 +842,10 @@ impl Loader<'_> {
                 return None;
             }
         };
-        if let Some(sql) = sql {
-            if let Some(p) = sql_problem(sql.get_ref()) {
+        if let Some(sql) = sql
+            && let Some(p) = sql_problem(sql.get_ref())
+        {
+            {
                 if in_protected {
                     self.refuse(&host, "container", &container, sql.span(),
                         format!("check `{}` runs SQL in protected container `{container}` that may write", name.get_ref()),

@@ -110,10 +110,8 @@ pub fn command_problem(command: &str) -> Option<String> {
                 return Some(format!("writes a file inside the container (`{f}`)"));
             }
         }
-        "pg_restore" => {
-            if has(&["-l", "--list"]).is_none() {
-                return Some("`pg_restore` writes unless it only lists (`--list`)".into());
-            }
+        "pg_restore" if has(&["-l", "--list"]).is_none() => {
+            return Some("`pg_restore` writes unless it only lists (`--list`)".into());
         }
         "psql" => {
             if let Some(f) = has(&["-f", "--file", "-o", "--output", "-L", "--log-file"]) {

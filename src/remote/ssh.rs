@@ -118,11 +118,11 @@ impl Transport for Ssh {
         .stdout(openssh::Stdio::piped())
         .stderr(openssh::Stdio::piped());
         let mut child = cmd.spawn().await.map_err(lost)?;
-        if let Some(input) = stdin {
-            if let Some(mut pipe) = child.stdin().take() {
-                let _ = pipe.write_all(&input).await;
-                let _ = pipe.shutdown().await;
-            }
+        if let Some(input) = stdin
+            && let Some(mut pipe) = child.stdin().take()
+        {
+            let _ = pipe.write_all(&input).await;
+            let _ = pipe.shutdown().await;
         }
         let out = child.wait_with_output().await.map_err(lost)?;
         Ok(Output {
