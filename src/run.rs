@@ -496,13 +496,16 @@ async fn apply_in(
     let holder = lock::holder(&plan.file.display().to_string());
     let mut locked: Vec<Arc<dyn Transport>> = Vec::new();
     for t in session.transports.values() {
-        if let Err(e) = lock::acquire(t.as_ref(), &holder, lock_wait.unwrap_or_default()).await {
-            for l in &locked {
-                lock::release(l.as_ref(), &holder).await;
+        match lock::acquire(t.as_ref(), &holder, lock_wait.unwrap_or_default()).await {
+            Ok(true) => locked.push(t.clone()),
+            Ok(false) => {}
+            Err(e) => {
+                for l in &locked {
+                    lock::release(l.as_ref(), &holder).await;
+                }
+                return Err(e.into());
             }
-            return Err(e.into());
         }
-        locked.push(t.clone());
     }
 
     let interrupted = Arc::new(AtomicBool::new(false));

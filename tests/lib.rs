@@ -8,3 +8,4 @@ mod render;
 mod stack;
 mod stack_hb;
 mod stack_ssh;
+mod terminal;

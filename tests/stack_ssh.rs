@@ -16,8 +16,15 @@ fn host_plan(alias: &str, root: &str, artefacts: usize) -> String {
 fn assert_error(r: &crate::test::Run, words: &[&str]) {
     assert_eq!(r.status, 1, "stderr: {}", r.stderr);
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    // miette wraps long lines; compare with whitespace folded.
+    let flat = r
+        .stderr
+        .replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     for w in words {
-        assert!(r.stderr.contains(w), "stderr lacks {w:?}:\n{}", r.stderr);
+        assert!(flat.contains(w), "stderr lacks {w:?}:\n{}", r.stderr);
     }
 }
 

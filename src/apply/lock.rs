@@ -31,9 +31,7 @@ pub fn holder(plan_file: &str) -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".into());
-    let machine = std::fs::read_to_string("/etc/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into());
+    let machine = machine();
     format!(
         "{user}@{machine} pid {} plan {plan_file} since {}",
         std::process::id(),
@@ -41,7 +39,9 @@ pub fn holder(plan_file: &str) -> String {
     )
 }
 
-pub async fn acquire(t: &dyn Transport, holder: &str, wait: Duration) -> Result<(), LockError> {
+/// Take the lock; `Ok(false)` when this apply already holds it (two plan
+/// hosts reaching the same account share one lock).
+pub async fn acquire(t: &dyn Transport, holder: &str, wait: Duration) -> Result<bool, LockError> {
     let cmd = format!(
         "d=\"{LOCK_DIR}\"; mkdir -p \"${{d%/*}}\" && if mkdir \"$d\" 2>/dev/null; then printf '%s\\n' {} > \"$d/holder\"; else cat \"$d/holder\" 2>/dev/null || echo unknown; exit 75; fi",
         quote(holder)
@@ -50,7 +50,21 @@ pub async fn acquire(t: &dyn Transport, holder: &str, wait: Duration) -> Result<
     loop {
         let out = t.run(&cmd, None).await?;
         match out.code {
-            Some(0) => return Ok(()),
+            Some(0) => return Ok(true),
+            Some(75) if out.stdout_text().trim() == holder => return Ok(false),
+            Some(75) if is_dead(out.stdout_text().trim()) => {
+                // An apply on this machine that no longer runs: its lock is stale.
+                let stale = out.stdout_text().trim().to_string();
+                let cmd = format!(
+                    "d=\"{LOCK_DIR}\"; [ \"$(cat \"$d/holder\" 2>/dev/null)\" = {} ] && rm -f \"$d/holder\" && rmdir \"$d\"",
+                    quote(&stale)
+                );
+                t.run(&cmd, None).await?;
+                eprintln!(
+                    "warning: removed the stale apply lock of host `{}` ({stale}): that process is gone",
+                    t.host()
+                );
+            }
             Some(75) if Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(500)).await
             }
@@ -68,6 +82,30 @@ pub async fn acquire(t: &dyn Transport, holder: &str, wait: Duration) -> Result<
             }
         }
     }
+}
+
+fn machine() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+/// Whether a holder names a process of this machine that has exited.
+fn is_dead(holder: &str) -> bool {
+    let Some((who, rest)) = holder.split_once(" pid ") else {
+        return false;
+    };
+    let Some(pid) = rest
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse::<u32>().ok())
+    else {
+        return false;
+    };
+    let same_machine = who.rsplit_once('@').is_some_and(|(_, m)| m == machine());
+    same_machine
+        && pid != std::process::id()
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 pub async fn release(t: &dyn Transport, holder: &str) {

@@ -1,0 +1,145 @@
+//! Apply from a terminal: one apply at a time per host, and Ctrl-C.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::local::{MORNING, Site};
+
+/// A second apply is refused while the host's lock is held, naming the holder.
+#[test]
+fn a_second_apply_is_refused_by_the_host_lock() {
+    let site = Site::new(
+        "[hosts.here]\nlocal = true\n[artefacts.one]\npath = \"{out}/one.txt\"\ncommand = \"echo one\"\n",
+    );
+    let lock = site.dir().join(".cutter/apply.lock");
+    std::fs::create_dir_all(&lock).unwrap();
+    std::fs::write(
+        lock.join("holder"),
+        "ops@bastion pid 4242 plan hb08.toml since 2026-05-15T07:59:00Z\n",
+    )
+    .unwrap();
+    let run = site.cutter(1, &["apply", "--yes", "plan.toml"]);
+    assert!(
+        run.stderr.contains("locked by another apply"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("ops@bastion pid 4242"),
+        "{}",
+        run.stderr
+    );
+    assert!(!site.file("one.txt").exists(), "nothing applied");
+    // The holder's lock is untouched; once released, apply goes ahead and releases its own.
+    assert!(lock.join("holder").exists());
+    std::fs::remove_dir_all(&lock).unwrap();
+    site.cutter(0, &["apply", "--yes", "plan.toml"]);
+    assert!(!lock.exists(), "apply released its lock");
+}
+
+/// `--lock-wait` waits for the holder to finish.
+#[test]
+fn lock_wait_waits_for_the_holder() {
+    let site = Site::new(
+        "[hosts.here]\nlocal = true\n[artefacts.one]\npath = \"{out}/one.txt\"\ncommand = \"echo one\"\n",
+    );
+    let lock = site.dir().join(".cutter/apply.lock");
+    std::fs::create_dir_all(&lock).unwrap();
+    std::fs::write(lock.join("holder"), "someone\n").unwrap();
+    let release = lock.clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(800));
+        std::fs::remove_dir_all(release).unwrap();
+    });
+    site.cutter(0, &["apply", "--yes", "--lock-wait", "20s", "plan.toml"]);
+    t.join().unwrap();
+    assert!(site.file("one.txt").exists());
+}
+
+/// Ctrl-C mid-apply: the running step finishes, nothing new starts, no
+/// partial file is left, the lock is released, and plan shows the rest.
+#[test]
+fn an_interrupted_apply_leaves_nothing_partial_and_plan_shows_the_rest() {
+    let site = Site::new(
+        "[hosts.here]\nlocal = true\n\
+         [artefacts.slow]\npath = \"{out}/slow.txt\"\ncommand = \"sleep 2; echo slow\"\n\
+         [artefacts.later]\npath = \"{out}/later.txt\"\ncommand = \"echo later\"\nafter = [\"slow\"]\n",
+    );
+    let mut child = Command::new(crate::test::cutter_bin())
+        .args(["apply", "--yes", "plan.toml"])
+        .current_dir(site.dir())
+        .env("NO_COLOR", "1")
+        .env("HOME", site.dir())
+        .env("CUTTER_NOW", MORNING)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        !site.file("later.txt").exists(),
+        "no step started after the interrupt"
+    );
+    assert!(
+        site.listing().iter().all(|f| !f.contains("cutter-tmp")),
+        "no partial file: {:?}",
+        site.listing()
+    );
+    assert!(
+        !site.dir().join(".cutter/apply.lock").exists(),
+        "lock released"
+    );
+    let plan = site.cutter(2, &["plan", "--detailed-exitcode", "plan.toml"]);
+    assert!(plan.stderr.contains("artefact.later"), "{}", plan.stderr);
+}
+
+/// A host without `docker` gets a clear error naming the missing command.
+#[test]
+fn a_host_without_docker_is_reported() {
+    let site = Site::new(
+        "[hosts.here]\nlocal = true\n\
+         [containers.db]\nimage = \"postgres:16\"\nlifecycle = \"persistent\"\n",
+    );
+    // A PATH with the shell and coreutils but no docker.
+    let bin = site.dir().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in ["sh", "stat", "sha256sum", "cat", "printf", "mkdir", "rm"] {
+        if let Ok(path) = which(tool) {
+            std::os::unix::fs::symlink(path, bin.join(tool)).unwrap();
+        }
+    }
+    let out = Command::new(crate::test::cutter_bin())
+        .args(["plan", "plan.toml"])
+        .current_dir(site.dir())
+        .env("NO_COLOR", "1")
+        .env("HOME", site.dir())
+        .env("PATH", &bin)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot observe host `here`"), "{stderr}");
+    assert!(
+        stderr.contains("`docker` is not installed on the host"),
+        "{stderr}"
+    );
+}
+
+fn which(tool: &str) -> Result<std::path::PathBuf, ()> {
+    ["/usr/bin", "/bin", "/usr/local/bin"]
+        .iter()
+        .map(|d| std::path::Path::new(d).join(tool))
+        .find(|p| p.exists())
+        .ok_or(())
+}
