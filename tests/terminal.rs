@@ -65,7 +65,7 @@ fn an_interrupted_apply_leaves_nothing_partial_and_plan_shows_the_rest() {
          [artefacts.slow]\npath = \"{out}/slow.txt\"\ncommand = \"sleep 2; echo slow\"\n\
          [artefacts.later]\npath = \"{out}/later.txt\"\ncommand = \"echo later\"\nafter = [\"slow\"]\n",
     );
-    let mut child = Command::new(crate::test::cutter_bin())
+    let child = Command::new(crate::test::cutter_bin())
         .args(["apply", "--yes", "plan.toml"])
         .current_dir(site.dir())
         .env("NO_COLOR", "1")
