@@ -542,12 +542,20 @@ async fn apply_in(
 
     // Evidence: observe again, so the report holds only what the hosts show.
     let mut after = HashMap::new();
+    let mut unobserved = Vec::new();
     for (name, t) in &session.transports {
-        after.insert(name.clone(), observe::observe(plan, t.as_ref()).await?);
+        match observe::observe(plan, t.as_ref()).await {
+            Ok(state) => {
+                after.insert(name.clone(), state);
+            }
+            Err(e) => unobserved.push(format!(
+                "host `{name}` could not be observed after the apply: {e}"
+            )),
+        }
     }
     let finished = crate::clock::now();
     let was_interrupted = interrupted.load(Ordering::SeqCst);
-    let r = report::build(
+    let mut r = report::build(
         plan,
         &after,
         &outcomes,
@@ -555,6 +563,7 @@ async fn apply_in(
         &finished.to_rfc3339(),
         was_interrupted,
     );
+    r.not_done.extend(unobserved);
     let stem = plan
         .file
         .file_stem()

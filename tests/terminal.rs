@@ -143,3 +143,38 @@ fn which(tool: &str) -> Result<std::path::PathBuf, ()> {
         .find(|p| p.exists())
         .ok_or(())
 }
+
+/// `--target NAME` applies one resource and what it depends on, nothing else.
+#[test]
+fn target_applies_one_resource_and_its_dependencies() {
+    let site = Site::new(
+        "[hosts.here]\nlocal = true\n\
+         [artefacts.base]\npath = \"{out}/base.txt\"\ncommand = \"echo base\"\n\
+         [artefacts.top]\npath = \"{out}/top.txt\"\ncommand = \"cat {out}/base.txt\"\nafter = [\"base\"]\n\
+         [artefacts.other]\npath = \"{out}/other.txt\"\ncommand = \"echo other\"\n",
+    );
+    let plan = site.cutter(
+        2,
+        &[
+            "plan",
+            "--detailed-exitcode",
+            "--target",
+            "top",
+            "plan.toml",
+        ],
+    );
+    assert!(
+        plan.stderr.contains("not part of target `top`") || plan.stderr.contains("artefact.other"),
+        "{}",
+        plan.stderr
+    );
+    site.cutter(0, &["apply", "--yes", "--target", "top", "plan.toml"]);
+    assert!(site.file("base.txt").exists() && site.file("top.txt").exists());
+    assert!(!site.file("other.txt").exists(), "outside the target");
+    let unknown = site.cutter(1, &["apply", "--yes", "--target", "nope", "plan.toml"]);
+    assert!(
+        unknown.stderr.contains("unknown target `nope`"),
+        "{}",
+        unknown.stderr
+    );
+}

@@ -101,6 +101,7 @@ pub fn artefact(plan: &Plan, a: &Artefact, now: DateTime<Utc>) -> Script {
         .replace('\n', "\\n")
         .replace('\r', "\\r");
     let prefix = if escaped { "\\" } else { "" };
+    let q_sum_name = quote(&sum_name);
     let manifest = serde_json::json!({
         "cutter": env!("CARGO_PKG_VERSION"),
         "artefact": a.name,
@@ -156,11 +157,17 @@ pub fn artefact(plan: &Plan, a: &Artefact, now: DateTime<Utc>) -> Script {
     s.bookkeeping.push(format!(
         "until mkdir -- {q_lock} 2>/dev/null; do sleep 0.1; done; locked=1"
     ));
+    // Rewrite SHA256SUMS: drop this name's old line and lines of files that
+    // are gone, so `sha256sum -c` keeps passing; then add this file's line.
+    let h = "?".repeat(64);
     s.bookkeeping.push(format!(
-        "{{ [ ! -f {q_sums} ] || N={} awk '{{ s = \"  \" ENVIRON[\"N\"]; if (length($0) > length(s) && substr($0, length($0) - length(s) + 1) == s) next; print }}' {q_sums}; printf '{}%s  %s\\n' \"$sha\" {}; }} > {q_sums_tmp} && mv -f -- {q_sums_tmp} {q_sums}",
-        quote(&sum_name),
+        "{{ if [ -f {q_sums} ]; then while IFS= read -r l || [ -n \"$l\" ]; do \
+         case \"$l\" in \\\\*) e=${{l#?}}; n=${{e#{h}  }};; *) e=; n=${{l#{h}  }}; [ \"$n\" != \"$l\" ] || n=${{l#{h} \\*}};; esac; \
+         [ \"$n\" != {q_sum_name} ] || continue; \
+         [ -n \"$e\" ] || [ -e {q_dir}/\"$n\" ] || continue; \
+         printf '%s\\n' \"$l\"; done < {q_sums}; fi; \
+         printf '{}%s  %s\\n' \"$sha\" {q_sum_name}; }} > {q_sums_tmp} && mv -f -- {q_sums_tmp} {q_sums}",
         if prefix.is_empty() { "" } else { "\\\\" },
-        quote(&sum_name),
     ));
     s.bookkeeping.push(format!("rmdir -- {q_lock}; locked="));
     s.bookkeeping.push(format!(

@@ -222,7 +222,11 @@ fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState, String> {
             "D" if n == 4 => {
                 let docker = state.docker.get_or_insert_with(DockerState::default);
                 let text = &rec[3];
-                if rec[2] != "0" {
+                // `inspect` of several objects exits 1 when one vanished after
+                // it was listed (another apply's teardown): its JSON still holds
+                // the rest, which is the state now.
+                let json = text.trim_start().starts_with('[');
+                if rec[2] != "0" && !json {
                     return Err(format!("`docker` failed: {}", crate::remote::tail(text, 3)));
                 }
                 match rec[1].as_str() {

@@ -37,11 +37,11 @@ set --
 const DOCKER: &str = r#"if command -v docker >/dev/null 2>&1; then
   ids=$(dk docker ps -aq --no-trunc); rc=$?
   if [ $rc -ne 0 ]; then r D containers $rc "$ids"; else
-    if [ -n "$ids" ]; then out=$(dk docker inspect $ids); r D containers $? "$out"; else r D containers 0 ''; fi
+    if [ -n "$ids" ]; then out=$(docker inspect $ids 2>/dev/null); r D containers $? "$out"; else r D containers 0 ''; fi
     v=$(docker volume ls -q 2>/dev/null)
-    if [ -n "$v" ]; then out=$(dk docker volume inspect $v); r D volumes $? "$out"; else r D volumes 0 ''; fi
+    if [ -n "$v" ]; then out=$(docker volume inspect $v 2>/dev/null); r D volumes $? "$out"; else r D volumes 0 ''; fi
     nw=$(docker network ls -q 2>/dev/null)
-    if [ -n "$nw" ]; then out=$(dk docker network inspect $nw); r D networks $? "$out"; else r D networks 0 ''; fi
+    if [ -n "$nw" ]; then out=$(docker network inspect $nw 2>/dev/null); r D networks $? "$out"; else r D networks 0 ''; fi
   fi
 else
   r M docker
