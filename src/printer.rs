@@ -60,7 +60,12 @@ impl Printer {
     }
 
     /// Redraw one line per running step with its elapsed time (terminal only).
-    pub fn progress(&self, running: Vec<(&str, Duration)>) {
+    /// Whether live progress is drawn (a terminal, not quiet).
+    pub fn is_live(&self) -> bool {
+        !self.quiet && self.terminal
+    }
+
+    pub fn progress(&self, running: Vec<(&str, Duration, Option<u64>)>) {
         if self.quiet || !self.terminal {
             return;
         }
@@ -68,10 +73,13 @@ impl Printer {
         self.clear_progress(&mut err);
         let mut running = running;
         running.sort();
-        for (step, elapsed) in &running {
+        for (step, elapsed, bytes) in &running {
+            let written = bytes.map_or(String::new(), |b| {
+                format!(", {} written", bytesize::ByteSize(b))
+            });
             let _ = writeln!(
                 err,
-                "{CYAN}{:>12}{CYAN:#} {step} ({}s)",
+                "{CYAN}{:>12}{CYAN:#} {step} ({}s{written})",
                 "Running",
                 elapsed.as_secs()
             );

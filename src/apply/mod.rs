@@ -75,6 +75,8 @@ pub struct Context<'a> {
 struct Running {
     step: String,
     started: Instant,
+    host: String,
+    progress_file: Option<String>,
 }
 
 /// Run the pending steps; returns every step's outcome in completion order.
@@ -165,6 +167,8 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
                 Running {
                     step: step.id.clone(),
                     started: Instant::now(),
+                    host: step.host.clone(),
+                    progress_file: job.progress_file.clone(),
                 },
             );
             set.spawn(async move {
@@ -203,7 +207,17 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
         let next = tokio::select! {
             r = set.join_next() => r,
             _ = tokio::time::sleep(Duration::from_millis(1000)) => {
-                ctx.printer.progress(running.values().map(|r| (r.step.as_str(), r.started.elapsed())).collect());
+                if ctx.printer.is_live() {
+                    // Bytes written so far by long-running producers (dumps).
+                    let sizes = futures::future::join_all(running.values().map(|r| async {
+                        let file = r.progress_file.as_ref()?;
+                        let cmd = format!("stat -c %s -- {} 2>/dev/null || echo 0", crate::remote::quote(file));
+                        let out = ctx.transports[&r.host].run(&cmd, None).await.ok()?;
+                        out.stdout_text().trim().parse::<u64>().ok()
+                    }))
+                    .await;
+                    ctx.printer.progress(running.values().zip(sizes).map(|(r, b)| (r.step.as_str(), r.started.elapsed(), b)).collect());
+                }
                 continue;
             }
         };

@@ -27,6 +27,8 @@ pub struct Script {
     pub stdin: Option<Vec<u8>>,
     /// Secret names whose values are fed on stdin, for display.
     pub masked: Vec<String>,
+    /// A file whose size shows the step's progress (the temporary output).
+    pub progress_file: Option<String>,
 }
 
 impl Script {
@@ -118,7 +120,10 @@ pub fn artefact(plan: &Plan, a: &Artefact, now: DateTime<Utc>) -> Script {
         .replace('%', "%%");
     let manifest_fmt = format!("{static_part},\"sha256\":\"%s\",\"size\":%s}}\\n");
 
-    let mut s = Script::default();
+    let mut s = Script {
+        progress_file: Some(tmp.clone()),
+        ..Script::default()
+    };
     s.setup.push(format!(
         "locked=; cleanup() {{ rm -f -- {q_tmp} {q_err} {q_sums_tmp}; if [ -n \"$locked\" ]; then rmdir -- {q_lock} 2>/dev/null || :; fi; }}; trap cleanup EXIT; trap 'exit 130' INT TERM HUP"
     ));
