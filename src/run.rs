@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser};
+use futures::StreamExt;
 use miette::{IntoDiagnostic, Result, miette};
 
 use crate::apply::{self, lock};
@@ -24,6 +25,9 @@ use crate::printer::Printer;
 use crate::remote::{self, Transport};
 use crate::render::{self, PlanView};
 use crate::report;
+
+/// How many hosts are connected to and observed at once.
+const HOST_CONCURRENCY: usize = 16;
 
 pub fn main() -> i32 {
     let cli = Cli::parse();
@@ -215,7 +219,10 @@ impl<'a> Session<'a> {
     async fn open(plan: &'a Plan, printer: &Printer) -> Result<Session<'a>> {
         let graph = StepGraph::build(plan);
         let hosts = plan.used_hosts();
-        let connected = futures::future::join_all(hosts.iter().map(|h| remote::connect(h))).await;
+        let connected: Vec<_> = futures::stream::iter(hosts.iter().map(|h| remote::connect(h)))
+            .buffered(HOST_CONCURRENCY)
+            .collect()
+            .await;
         let mut transports: HashMap<String, Arc<dyn Transport>> = HashMap::new();
         let mut first_error = None;
         for (h, t) in hosts.iter().zip(connected) {
@@ -254,11 +261,13 @@ impl<'a> Session<'a> {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let plan = self.plan;
-        let results = futures::future::join_all(
+        let results: Vec<_> = futures::stream::iter(
             hosts
                 .iter()
                 .map(|(_, t)| observe::observe(plan, t.as_ref())),
         )
+        .buffered(HOST_CONCURRENCY)
+        .collect()
         .await;
         for ((name, _), r) in hosts.iter().zip(results) {
             self.states.insert(name.clone(), r?);

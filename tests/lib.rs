@@ -7,5 +7,6 @@ mod local;
 mod render;
 mod stack;
 mod stack_hb;
+mod stack_render;
 mod stack_ssh;
 mod terminal;
