@@ -520,11 +520,31 @@ async fn apply_in(
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
     let watcher = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            flag.store(true, Ordering::SeqCst);
-            eprintln!(
-                "\ninterrupted: finishing running steps, starting no new ones, tearing down test containers"
-            );
+        // SIGINT (Ctrl-C) or SIGTERM (a cancelled CI job): stop starting
+        // steps and clean up; a second signal exits at once.
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            return;
+        };
+        let mut signals = 0;
+        loop {
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => if r.is_err() { return },
+                _ = term.recv() => {}
+            }
+            signals += 1;
+            if signals == 1 {
+                flag.store(true, Ordering::SeqCst);
+                eprintln!(
+                    "\ninterrupted: finishing running steps, starting no new ones, tearing down test containers (again to exit at once)"
+                );
+            } else {
+                eprintln!(
+                    "\ninterrupted twice: exiting now; the host lock and test containers may remain (the next apply removes a dead local lock)"
+                );
+                std::process::exit(130);
+            }
         }
     });
     let started = crate::clock::now();

@@ -124,7 +124,7 @@ command = "true"
 after = ["nope"]
 "#,
     );
-    assert_says(&err, "unknown artefact or container or check `nope`");
+    assert_says(&err, "unknown resource `nope`");
     assert_points_at(
         &err,
         7,

@@ -9,4 +9,5 @@ mod stack;
 mod stack_hb;
 mod stack_render;
 mod stack_ssh;
+mod schema;
 mod terminal;

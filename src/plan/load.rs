@@ -434,9 +434,10 @@ impl Loader<'_> {
                     .error(
                         "bad_reference",
                         format!(
-                            "`{name}` is a {}, not a {}",
+                            "`{name}` is {} {}, not {}",
+                            article(kind.as_str()),
                             kind.as_str(),
-                            wanted.join(" or ")
+                            described(&wanted)
                         ),
                     )
                     .label(value.span(), "referenced here")
@@ -455,11 +456,18 @@ impl Loader<'_> {
                 self.diags
                     .error(
                         "unknown_reference",
-                        format!("unknown {} `{name}`", wanted.join(" or ")),
+                        format!(
+                            "unknown {} `{name}`",
+                            if wanted.len() == 1 {
+                                wanted[0]
+                            } else {
+                                "resource"
+                            }
+                        ),
                     )
                     .label(value.span(), "nothing of this name is declared")
                     .help(if known.is_empty() {
-                        format!("the plan declares no {}", wanted.join(" or "))
+                        format!("the plan declares no {}", plural(&wanted))
                     } else {
                         format!("declared: {}", known.join(", "))
                     });
@@ -1032,6 +1040,35 @@ impl Loader<'_> {
             }
         }
         deps
+    }
+}
+
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
+/// `an artefact`, or `an artefact, a container or a check`.
+fn described(kinds: &[&str]) -> String {
+    let words: Vec<String> = kinds
+        .iter()
+        .map(|k| format!("{} {k}", article(k)))
+        .collect();
+    match words.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => words.join(""),
+    }
+}
+
+/// `artefacts`, or `artefacts, containers or checks`.
+fn plural(kinds: &[&str]) -> String {
+    let words: Vec<String> = kinds.iter().map(|k| format!("{k}s")).collect();
+    match words.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => words.join(""),
     }
 }
 

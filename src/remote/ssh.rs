@@ -31,7 +31,12 @@ impl Ssh {
             KnownHosts::Add
         })
         .connect_timeout(target.connect_timeout)
-        .control_directory(std::env::temp_dir());
+        .control_directory(std::env::temp_dir())
+        // If cutter is killed before it closes the master, the master
+        // still goes away once idle instead of lingering forever.
+        .control_persist(openssh::ControlPersist::IdleFor(
+            std::num::NonZeroUsize::new(60).unwrap(),
+        ));
         if let Some(k) = target.keepalive {
             b.server_alive_interval(Duration::from_secs(k));
         }
