@@ -441,6 +441,10 @@ fn assert_production_only_read(entries: &[String], own_prefix: &str) -> Vec<Stri
                 );
             }
         }
+        // The guard reads them (`inspect`); nothing else may name them.
+        let e = &e
+            .replace("docker volume inspect cutter-prod-pgdata", "")
+            .replace("docker network inspect cutter-prod-net", "");
         assert!(
             !e.contains("cutter-prod-pgdata"),
             "production volume named: {e}"

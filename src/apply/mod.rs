@@ -425,7 +425,9 @@ fn build(
             s
         }
         StepKind::GuardBefore | StepKind::GuardAfter => match &plan.guards[&step.resource].kind {
-            GuardKind::ProtectedUnchanged => script::protected_state(),
+            GuardKind::ProtectedUnchanged => {
+                script::protected_state(&plan.hosts[&step.host].protected)
+            }
             GuardKind::SchemaUnchanged {
                 container,
                 user,
@@ -585,7 +587,13 @@ fn guard_reading(plan: &Plan, guard: &str, stdout: &str) -> String {
         ),
         GuardKind::ProtectedUnchanged => {
             let protected = &plan.hosts[&g.host].protected;
-            let containers: Vec<ContainerInfo> = observe::parse_inspect(stdout).unwrap_or_default();
+            let mut parts = stdout.split(script::STATE_SEPARATOR);
+            let containers: Vec<ContainerInfo> =
+                observe::parse_inspect(parts.next().unwrap_or("")).unwrap_or_default();
+            let volumes: Vec<serde_json::Value> =
+                serde_json::from_str(parts.next().unwrap_or("[]").trim()).unwrap_or_default();
+            let networks: Vec<serde_json::Value> =
+                serde_json::from_str(parts.next().unwrap_or("[]").trim()).unwrap_or_default();
             let mut lines: Vec<String> = containers
                 .iter()
                 .filter(|c| protected.covers_container(&c.name, &c.labels))
@@ -604,6 +612,37 @@ fn guard_reading(plan: &Plan, guard: &str, stdout: &str) -> String {
             for name in &protected.containers {
                 if !containers.iter().any(|c| &c.name == name) {
                     lines.push(format!("{name} absent"));
+                }
+            }
+            let text = |v: &serde_json::Value, k: &str| {
+                v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string()
+            };
+            for name in &protected.volumes {
+                match volumes.iter().find(|v| text(v, "Name") == *name) {
+                    Some(v) => lines.push(format!(
+                        "volume {name} created={} mountpoint={}",
+                        text(v, "CreatedAt"),
+                        text(v, "Mountpoint")
+                    )),
+                    None => lines.push(format!("volume {name} absent")),
+                }
+            }
+            for name in &protected.networks {
+                match networks.iter().find(|n| text(n, "Name") == *name) {
+                    Some(n) => {
+                        let mut attached: Vec<String> = n
+                            .get("Containers")
+                            .and_then(|c| c.as_object())
+                            .map(|c| c.values().map(|x| text(x, "Name")).collect())
+                            .unwrap_or_default();
+                        attached.sort();
+                        lines.push(format!(
+                            "network {name} id={} containers={}",
+                            crate::diff::short(&text(n, "Id")),
+                            attached.join(",")
+                        ));
+                    }
+                    None => lines.push(format!("network {name} absent")),
                 }
             }
             lines.sort();

@@ -438,11 +438,25 @@ pub fn check(plan: &Plan, k: &Check, snapshot_file: Option<&str>) -> Script {
 }
 
 /// Read the state of protected containers, volumes and networks.
-pub fn protected_state() -> Script {
+/// Separates the JSON documents of [`protected_state`].
+pub const STATE_SEPARATOR: &str = "--cutter-protected--";
+
+pub fn protected_state(p: &crate::plan::Protected) -> Script {
     let mut s = Script::default();
     s.commands.push(
-        "ids=$(docker ps -aq --no-trunc); if [ -n \"$ids\" ]; then docker inspect $ids; else echo '[]'; fi".into(),
+        "ids=$(docker ps -aq --no-trunc); if [ -n \"$ids\" ]; then docker inspect $ids 2>/dev/null || :; else echo '[]'; fi".into(),
     );
+    for (what, names) in [("volume", &p.volumes), ("network", &p.networks)] {
+        let names: Vec<String> = names.iter().map(|n| quote(n)).collect();
+        s.commands.push(format!(
+            "echo {STATE_SEPARATOR}; {}",
+            if names.is_empty() {
+                "echo '[]'".to_string()
+            } else {
+                format!("docker {what} inspect {} 2>/dev/null || :", names.join(" "))
+            }
+        ));
+    }
     s
 }
 

@@ -231,7 +231,9 @@ fn preview(
         }
         StepKind::Teardown => script::teardown(&plan.containers[&step.resource]),
         StepKind::GuardBefore | StepKind::GuardAfter => match &plan.guards[&step.resource].kind {
-            crate::plan::GuardKind::ProtectedUnchanged => script::protected_state(),
+            crate::plan::GuardKind::ProtectedUnchanged => {
+                script::protected_state(&plan.hosts[&step.host].protected)
+            }
             crate::plan::GuardKind::SchemaUnchanged {
                 container,
                 user,
