@@ -1,5 +1,6 @@
 //! Apply from a terminal: one apply at a time per host, and Ctrl-C.
 
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -65,26 +66,42 @@ fn an_interrupted_apply_leaves_nothing_partial_and_plan_shows_the_rest() {
          [artefacts.slow]\npath = \"{out}/slow.txt\"\ncommand = \"sleep 2; echo slow\"\n\
          [artefacts.later]\npath = \"{out}/later.txt\"\ncommand = \"echo later\"\nafter = [\"slow\"]\n",
     );
-    let child = Command::new(crate::test::cutter_bin())
+    let mut child = Command::new(crate::test::cutter_bin())
         .args(["apply", "--yes", "plan.toml"])
         .current_dir(site.dir())
         .env("NO_COLOR", "1")
         .env("HOME", site.dir())
         .env("CUTTER_NOW", MORNING)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
+    // Interrupt once the slow step is running, as an operator would.
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("Creating artefact.slow") {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(200));
     Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for line in lines {
+        seen.push_str(&line.unwrap());
+        seen.push('\n');
+    }
+    let status = child.wait().unwrap();
+    let stderr = seen;
+    assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(site.file("slow.txt").exists(), "the running step finished");
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(
         !site.file("later.txt").exists(),
