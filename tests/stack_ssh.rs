@@ -189,3 +189,51 @@ fn several_hosts_in_one_plan() {
     t.expect(&["apply", "--yes", "plan.toml"], 0);
     t.expect(&["drift", "plan.toml"], 0);
 }
+
+/// A host whose key changed is refused, through a per-host `ssh_config`.
+#[test]
+fn changed_host_key_is_refused() {
+    let s = stack();
+    let t = StackTest::new("changedkey");
+    let dir = t.local.path();
+    let key = dir.join("other_host_key");
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let mut fields = public.split_whitespace();
+    let (kind, blob) = (fields.next().unwrap(), fields.next().unwrap());
+    let port = s.get("CUTTER_TEST_SSH_PORT");
+    std::fs::write(
+        dir.join("known_hosts"),
+        format!("[127.0.0.1]:{port} {kind} {blob}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("ssh_config"),
+        format!(
+            "Host moved\n  HostName 127.0.0.1\n  Port {port}\n  User {}\n  IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {}\n  GlobalKnownHostsFile /dev/null\n  BatchMode yes\n",
+            s.get("CUTTER_TEST_SSH_USER"),
+            s.get("CUTTER_TEST_SSH_IDENTITY"),
+            dir.join("known_hosts").display()
+        ),
+    )
+    .unwrap();
+    t.plan(&format!(
+        "[hosts.vps]\nssh = \"moved\"\nssh_config = \"{}\"\n\n[artefacts.a]\npath = \"{}/a.txt\"\ncommand = \"echo a\"\n",
+        dir.join("ssh_config").display(),
+        t.remote_root
+    ));
+    let r = t.run(&["apply", "--yes", "plan.toml"]);
+    assert_error(
+        &r,
+        &[
+            "host key of `vps`",
+            "not trusted",
+            "HOST IDENTIFICATION HAS CHANGED",
+        ],
+    );
+}
