@@ -588,11 +588,7 @@ fn hb08_09_full_apply_evidence_idempotence_drift_and_read_only_production() {
     );
 
     // restore-test evidence beside the backup
-    let ev: Value = serde_json::from_str(&ssh_ok(&format!(
-        "cat {}",
-        sh_quote(&format!("{backup}.restore-test.restore_test.json"))
-    )))
-    .unwrap();
+    let ev: Value = restore_evidence(&backup);
     assert_eq!(ev["passed"], true, "{ev:#}");
     assert_eq!(
         ev["restore_exit"]
@@ -1030,11 +1026,7 @@ fn hb08_failed_check_tears_down_and_skips_the_dry_run() {
         .as_str()
         .unwrap()
         .to_string();
-    let ev: Value = serde_json::from_str(&ssh_ok(&format!(
-        "cat {}",
-        sh_quote(&format!("{backup}.restore-test.restore_test.json"))
-    )))
-    .unwrap();
+    let ev: Value = restore_evidence(&backup);
     assert_eq!(ev["passed"], false, "{ev:#}");
     assert!(
         ev["checks"]
@@ -1195,4 +1187,13 @@ kind = "protected-unchanged"
         "failed"
     );
     assert_eq!(step(&report, "artefact.slow")["status"], "ok");
+}
+
+/// The restore-test evidence cutter leaves beside a backup on the host.
+fn restore_evidence(backup: &str) -> Value {
+    let text = ssh_ok(&format!(
+        "cat {}",
+        sh_quote(&format!("{backup}.restore-test.restore_test.json"))
+    ));
+    serde_json::from_str(&text).unwrap()
 }
