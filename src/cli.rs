@@ -11,9 +11,12 @@ use clap::{Parser, Subcommand, ValueEnum};
     about = "Declarative plan-and-apply for servers over SSH: backups, snapshots, restore tests, rehearsal containers, with evidence"
 )]
 pub struct Cli {
-    /// Print only errors and machine output.
-    #[arg(short, long, global = true)]
+    /// Print only errors and machine output (JSON, markdown, dot): no plan text, no status lines.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Show the exact commands of each step in plans (text and markdown).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
     /// OpenSSH config file for hosts that do not name one (`ssh -F`).
     #[arg(long, global = true, env = "CUTTER_SSH_CONFIG")]
     pub ssh_config: Option<std::path::PathBuf>,

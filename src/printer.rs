@@ -1,6 +1,10 @@
-//! All human output goes through here, to standard error; machine output
-//! (JSON, markdown, dot) goes to standard output. Colour follows the
-//! terminal and `NO_COLOR` (via anstream).
+//! All human output goes through here. The plan itself (text, markdown,
+//! JSON, dot) goes to standard output, so `cutter plan x > plan.txt` and
+//! `| less` work as with Terraform; status, progress and errors go to
+//! standard error. `--quiet` drops the human parts (the text plan and the
+//! status lines), never machine output; `--verbose` adds each step's exact
+//! commands to a plan. Colour follows each stream's terminal and `NO_COLOR`
+//! (via anstream).
 
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
@@ -10,6 +14,7 @@ use anstyle::{AnsiColor, Style};
 
 pub struct Printer {
     quiet: bool,
+    verbose: bool,
     terminal: bool,
     /// Lines of live progress currently drawn (terminal only).
     drawn: Mutex<usize>,
@@ -21,9 +26,10 @@ const YELLOW: Style = AnsiColor::Yellow.on_default().bold();
 const CYAN: Style = AnsiColor::Cyan.on_default().bold();
 
 impl Printer {
-    pub fn new(quiet: bool) -> Printer {
+    pub fn new(quiet: bool, verbose: bool) -> Printer {
         Printer {
             quiet,
+            verbose,
             terminal: std::io::stderr().is_terminal(),
             drawn: Mutex::new(0),
         }
@@ -35,6 +41,31 @@ impl Printer {
             let _ = write!(err, "\x1b[1A\x1b[2K");
         }
         *drawn = 0;
+    }
+
+    /// Whether plans show each step's exact commands.
+    pub fn verbose(&self) -> bool {
+        self.verbose
+    }
+
+    /// A plan for people (text), on standard output; nothing when quiet.
+    pub fn plan_text(&self, text: &str) {
+        if self.quiet {
+            return;
+        }
+        let mut err = anstream::stderr().lock();
+        self.clear_progress(&mut err);
+        drop(err);
+        let mut out = anstream::stdout().lock();
+        let _ = write!(out, "{text}");
+        let _ = out.flush();
+    }
+
+    /// Machine output (JSON, markdown, dot, schema) on standard output, even when quiet.
+    pub fn data(&self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = write!(out, "{text}");
+        let _ = out.flush();
     }
 
     /// A right-aligned status verb, like cargo's `Compiling`.

@@ -36,7 +36,7 @@ pub fn main() -> i32 {
         // SAFETY: set before the runtime and any other thread exist.
         unsafe { std::env::set_var("CUTTER_SSH_CONFIG", f) };
     }
-    let printer = Printer::new(cli.quiet);
+    let printer = Printer::new(cli.quiet, cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -113,7 +113,7 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
                         ),
                     );
                 }
-                emit(&view, format, "cutter plan", true);
+                emit(&view, format, "cutter plan", true, printer);
                 if diff.conflicts().next().is_some() {
                     return Err(conflict_error(&diff));
                 }
@@ -185,11 +185,20 @@ fn load(path: &Path) -> Result<Plan> {
     Ok(plan::load(path)?)
 }
 
-fn emit(view: &PlanView, format: Format, title: &str, commands: bool) {
+/// Print a plan on standard output; `words` describes each step (a plan),
+/// otherwise only why it is listed (drift, conflicts).
+fn emit(view: &PlanView, format: Format, title: &str, words: bool, printer: &Printer) {
+    let shown = render::text::Shown {
+        words,
+        commands: printer.verbose(),
+    };
     match format {
-        Format::Text => anstream::eprint!("{}", render::text::render(view, title, commands)),
-        Format::Json => println!("{}", serde_json::to_string_pretty(view).unwrap_or_default()),
-        Format::Markdown => print!("{}", render::markdown::render(view, title)),
+        Format::Text => printer.plan_text(&render::text::render(view, title, shown)),
+        Format::Json => printer.data(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(view).unwrap_or_default()
+        )),
+        Format::Markdown => printer.data(&render::markdown::render(view, title, shown)),
     }
 }
 
@@ -345,7 +354,7 @@ impl<'a> Session<'a> {
             }
         }
         let view = render::view(self.plan, &self.graph, &diff, &self.states, self.now);
-        emit(&view, format, "cutter drift", false);
+        emit(&view, format, "cutter drift", false, printer);
         if diff.has_changes() {
             for c in diff.pending() {
                 printer.status("Drift", &format!("{}: {}", c.step, c.reasons.join("; ")));
@@ -469,7 +478,7 @@ async fn apply_in(
         );
     }
     if diff.conflicts().next().is_some() {
-        emit(&view, Format::Text, "cutter apply", false);
+        emit(&view, Format::Text, "cutter apply", false, printer);
         return Err(conflict_error(&diff));
     }
     if !diff.has_changes() {
@@ -483,7 +492,7 @@ async fn apply_in(
         );
         return Ok(ExitStatus::Success);
     }
-    emit(&view, Format::Text, "cutter apply", true);
+    emit(&view, Format::Text, "cutter apply", true, printer);
     if !yes {
         if !std::io::stdin().is_terminal() {
             return Err(miette!(

@@ -328,9 +328,9 @@ fn an_artefact_older_than_max_age_is_replaced_as_stale() {
     assert!(site.file("snapshot_20260515T080000Z.txt").is_file());
 
     let run = site.cutter_at("2026-05-15T10:00:00Z", 0, &["plan", "plan.toml"]);
-    assert_says(&run.stderr, "replace  artefact.snapshot");
-    assert_says(&run.stderr, "stale: ");
-    assert_says(&run.stderr, "was taken 2h ago, max_age is 1h");
+    assert_says(&run.stdout, "replace  artefact.snapshot");
+    assert_says(&run.stdout, "stale: ");
+    assert_says(&run.stdout, "was taken 2h ago, max_age is 1h");
 
     // The replacement is a new file named for the time it was taken; the old one stays.
     site.cutter_at("2026-05-15T10:00:00Z", 0, &["apply", "plan.toml", "--yes"]);
@@ -349,8 +349,8 @@ fn an_artefact_within_max_age_is_unchanged() {
         0,
         &["plan", "plan.toml", "--detailed-exitcode"],
     );
-    assert_says(&run.stderr, "1 unchanged: artefact.snapshot");
-    assert_never_says(&run.stderr, "stale");
+    assert_says(&run.stdout, "1 unchanged: artefact.snapshot");
+    assert_never_says(&run.stdout, "stale");
 }
 
 /// Apply a plan whose only artefact `broken` fails; it must leave nothing behind.
@@ -469,8 +469,8 @@ fn a_file_not_made_by_cutter_is_a_conflict_and_is_left_alone() {
     let before = fingerprint(&site.file("bravo.txt"));
 
     let run = site.cutter(1, &["plan", "plan.toml"]);
-    assert_says(&run.stderr, "conflict artefact.bravo");
-    assert_says(&run.stderr, "was not made by cutter");
+    assert_says(&run.stdout, "conflict artefact.bravo");
+    assert_says(&run.stdout, "was not made by cutter");
 
     let run = site.cutter(1, &["apply", "plan.toml", "--yes"]);
     assert_says(&run.stderr, "the plan conflicts with what is on the host");

@@ -1,6 +1,6 @@
 //! What `cutter plan` and `cutter drift` print, as snapshots: the text for a
-//! terminal (stderr), Markdown for a pull request and JSON for scripts
-//! (stdout). "Now" is fixed with `CUTTER_NOW`, so dates and timestamps are
+//! terminal, Markdown for a pull request and JSON for scripts, all on
+//! standard output (status lines go to standard error). "Now" is fixed with `CUTTER_NOW`, so dates and timestamps are
 //! stable and kept; what still varies between runs is redacted: the
 //! temporary folder, full SHA-256 digests (the plan's own digest depends on
 //! the folder's name) and durations.
@@ -78,12 +78,81 @@ fn redact(site: &Site, text: &str) -> String {
     seconds.replace_all(&text, "[DURATION]").into_owned()
 }
 
+/// Each step in words; the commands only with `--verbose`.
 #[test]
 fn plan_as_text() {
     let site = damaged_site();
     let run = site.cutter_at(LATER, 0, &["plan", "plan.toml"]);
-    assert_eq!(run.stdout, "", "the text plan goes to stderr");
-    assert_snapshot!(redact(&site, &run.stderr));
+    assert!(
+        !run.stdout.contains("$ "),
+        "no commands without --verbose:\n{}",
+        run.stdout
+    );
+    assert_snapshot!(redact(&site, &run.stdout));
+}
+
+#[test]
+fn plan_as_text_verbose() {
+    let site = damaged_site();
+    let run = site.cutter_at(LATER, 0, &["plan", "-v", "plan.toml"]);
+    assert!(
+        run.stdout.contains("        $ mkdir -p -- "),
+        "{}",
+        run.stdout
+    );
+    assert_snapshot!(redact(&site, &run.stdout));
+}
+
+/// Terraform's convention: the plan on standard output (so `> plan.txt` and
+/// `| less` work), status lines on standard error.
+#[test]
+fn the_plan_goes_to_stdout_and_status_to_stderr() {
+    let site = damaged_site();
+    let run = site.cutter_at(LATER, 0, &["plan", "plan.toml"]);
+    assert!(run.stdout.starts_with("cutter plan "), "{}", run.stdout);
+    assert!(run.stdout.contains("replace  artefact.inventory"));
+    assert!(!run.stdout.contains("Observed"), "{}", run.stdout);
+    assert!(run.stderr.contains("Observed 1 host(s)"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("artefact.inventory"),
+        "no plan on stderr:\n{}",
+        run.stderr
+    );
+}
+
+/// `-q` drops the human plan and status lines, never machine output.
+#[test]
+fn quiet_prints_machine_output_only() {
+    let site = damaged_site();
+    let text = site.cutter_at(LATER, 0, &["plan", "-q", "plan.toml"]);
+    assert_eq!((text.stdout.as_str(), text.stderr.as_str()), ("", ""));
+    let json = site.cutter_at(LATER, 0, &["-q", "plan", "plan.toml", "--format", "json"]);
+    let view: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(view["summary"]["replace"], 1);
+    assert_eq!(json.stderr, "");
+    let md = site.cutter_at(
+        LATER,
+        0,
+        &["plan", "-q", "plan.toml", "--format", "markdown"],
+    );
+    assert!(md.stdout.starts_with("### cutter plan"), "{}", md.stdout);
+    let drift = site.cutter_at(LATER, 2, &["drift", "-q", "plan.toml"]);
+    assert_eq!((drift.stdout.as_str(), drift.stderr.as_str()), ("", ""));
+    // Errors are never quiet.
+    let bad = site.cutter_at(LATER, 1, &["plan", "-q", "missing.toml"]);
+    assert!(bad.stderr.contains("missing.toml"), "{}", bad.stderr);
+}
+
+#[test]
+fn plan_as_markdown_verbose() {
+    let site = damaged_site();
+    let run = site.cutter_at(
+        LATER,
+        0,
+        &["plan", "plan.toml", "--verbose", "--format", "markdown"],
+    );
+    assert!(run.stdout.contains("```sh\nmkdir -p -- "), "{}", run.stdout);
+    assert!(run.stdout.contains("# bookkeeping"), "{}", run.stdout);
 }
 
 #[test]
@@ -140,12 +209,17 @@ fn drift_as_json() {
 fn drift_as_text() {
     let site = damaged_site();
     let run = site.cutter_at(LATER, 2, &["drift", "plan.toml"]);
-    assert_snapshot!(redact(&site, &run.stderr));
+    assert!(
+        run.stderr.contains("Drift artefact.notes: missing"),
+        "{}",
+        run.stderr
+    );
+    assert_snapshot!(redact(&site, &run.stdout));
 }
 
 #[test]
 fn in_sync_as_text() {
     let site = applied_site();
     let run = site.cutter_at(LATER, 0, &["plan", "plan.toml"]);
-    assert_snapshot!(redact(&site, &run.stderr));
+    assert_snapshot!(redact(&site, &run.stdout));
 }

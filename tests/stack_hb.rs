@@ -957,9 +957,9 @@ fn hb08_stale_backup_is_replaced_and_retested() {
     // the text form says the same
     let r = hb.expect(&["plan", "PLAN", "--detailed-exitcode"], 2);
     assert!(
-        r.stderr.contains("artefact.backup") && r.stderr.contains("stale"),
+        r.stdout.contains("artefact.backup") && r.stdout.contains("stale"),
         "{}",
-        r.stderr
+        r.stdout
     );
 
     // within the hour: nothing to plan, nothing to apply

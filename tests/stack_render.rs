@@ -93,9 +93,15 @@ fn plan_with_every_kind_of_change() {
     );
 
     let text = t.expect(&["plan", "plan.toml"], 0);
+    let verbose = t.expect(&["plan", "--verbose", "plan.toml"], 0);
     let markdown = t.expect(&["plan", "plan.toml", "--format", "markdown"], 0);
     let json = t.expect(&["plan", "plan.toml", "--format", "json"], 0);
-    for out in [&text.stderr, &markdown.stdout, &json.stdout] {
+    for out in [
+        &text.stdout,
+        &verbose.stdout,
+        &markdown.stdout,
+        &json.stdout,
+    ] {
         assert!(!out.contains(SECRET), "a secret was printed");
     }
     let view: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
@@ -109,9 +115,9 @@ fn plan_with_every_kind_of_change() {
         (Some(1), Some(2), Some(1))
     );
     assert!(
-        text.stderr.contains("POSTGRES_PASSWORD=********"),
+        text.stdout.contains("POSTGRES_PASSWORD=********"),
         "{}",
-        text.stderr
+        text.stdout
     );
     assert!(
         markdown.stdout.contains("`POSTGRES_PASSWORD=********`"),
@@ -120,7 +126,11 @@ fn plan_with_every_kind_of_change() {
     );
     assert!(markdown.stdout.starts_with("### cutter plan: `plan.toml`\n\n**0 to create, 1 to replace, 0 to start, 2 to run, 1 to destroy; production untouched (2 protected, read only)**"), "{}", markdown.stdout);
 
-    assert_snapshot!("stack_plan_text", redact(&t, &prefix, &text.stderr));
+    assert_snapshot!("stack_plan_text", redact(&t, &prefix, &text.stdout));
+    assert_snapshot!(
+        "stack_plan_text_verbose",
+        redact(&t, &prefix, &verbose.stdout)
+    );
     assert_snapshot!("stack_plan_markdown", redact(&t, &prefix, &markdown.stdout));
     assert_snapshot!("stack_plan_json", redact(&t, &prefix, &json.stdout));
 }

@@ -90,9 +90,9 @@ fn plan_round_trips_do_not_grow_with_the_number_of_resources() {
         let before = s.audit_len();
         let r = t.expect(&["plan", "--detailed-exitcode", "plan.toml"], 0);
         assert!(
-            r.stderr.contains(&format!("= {n} unchanged")),
+            r.stdout.contains(&format!("= {n} unchanged")),
             "{}",
-            r.stderr
+            r.stdout
         );
         let lines = s.audit_since(before);
         let ours = lines
@@ -183,7 +183,7 @@ fn several_hosts_in_one_plan() {
         "host vps2 (ssh cutter-test-vps)",
         "host here (local)",
     ] {
-        assert!(r.stderr.contains(h), "{}", r.stderr);
+        assert!(r.stdout.contains(h), "{}", r.stdout);
     }
     assert!(r.stderr.contains("Observed 3 host(s)"), "{}", r.stderr);
     t.expect(&["apply", "--yes", "plan.toml"], 0);

@@ -117,7 +117,7 @@ fn an_interrupted_apply_leaves_nothing_partial_and_plan_shows_the_rest() {
         "lock released"
     );
     let plan = site.cutter(2, &["plan", "--detailed-exitcode", "plan.toml"]);
-    assert!(plan.stderr.contains("artefact.later"), "{}", plan.stderr);
+    assert!(plan.stdout.contains("artefact.later"), "{}", plan.stdout);
 }
 
 /// A host without `docker` gets a clear error naming the missing command.
@@ -181,9 +181,9 @@ fn target_applies_one_resource_and_its_dependencies() {
         ],
     );
     assert!(
-        plan.stderr.contains("not part of target `top`") || plan.stderr.contains("artefact.other"),
+        plan.stdout.contains("not part of target `top`") || plan.stdout.contains("artefact.other"),
         "{}",
-        plan.stderr
+        plan.stdout
     );
     site.cutter(0, &["apply", "--yes", "--target", "top", "plan.toml"]);
     assert!(site.file("base.txt").exists() && site.file("top.txt").exists());

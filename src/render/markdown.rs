@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use super::PlanView;
+use super::text::Shown;
 use crate::diff::Action;
 
 /// At most this many steps are detailed; the rest are counted.
@@ -33,7 +34,10 @@ fn fence(text: &str) -> &'static str {
     }
 }
 
-pub fn render(view: &PlanView, title: &str) -> String {
+/// Render for a pull request: each step in words, with its exact commands
+/// when `shown.commands` (`--verbose`).
+pub fn render(view: &PlanView, title: &str, shown: Shown) -> String {
+    let commands = shown.commands;
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -90,7 +94,13 @@ pub fn render(view: &PlanView, title: &str) -> String {
             }
             detailed += 1;
             let _ = writeln!(s, "#### `{}` ({})\n", c.step, c.action.as_str());
-            if !c.commands.is_empty() {
+            for d in c.description.iter().filter(|_| shown.words) {
+                let _ = writeln!(s, "- **{}** {}", d.label, d.text.replace('\n', " "));
+            }
+            if shown.words && !c.description.is_empty() {
+                s.push('\n');
+            }
+            if commands && !c.commands.is_empty() {
                 let mut body = c.commands.join("\n");
                 if !c.bookkeeping.is_empty() {
                     body.push_str("\n# bookkeeping\n");
@@ -99,7 +109,7 @@ pub fn render(view: &PlanView, title: &str) -> String {
                 let f = fence(&body);
                 let _ = writeln!(s, "{f}sh\n{body}\n{f}\n");
             }
-            if !c.masked_secrets.is_empty() {
+            if commands && !c.masked_secrets.is_empty() {
                 let _ = writeln!(
                     s,
                     "Secrets on standard input: {}\n",
@@ -130,6 +140,9 @@ pub fn render(view: &PlanView, title: &str) -> String {
             s,
             "_{omitted} more step(s) not detailed here; run `cutter plan --format json` for all of them._\n"
         );
+    }
+    if shown.words && !commands && view.summary.pending() > 0 {
+        s.push_str("_The exact commands: `cutter plan --verbose`, or `--format json`._\n\n");
     }
     if view.mermaid.len() < 20_000 {
         let _ = writeln!(

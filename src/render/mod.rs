@@ -4,6 +4,7 @@
 //! the saved plan (`cutter plan -o plan.json`) and is documented in
 //! `docs/plan-json.md` (`format_version` 1).
 
+pub mod describe;
 pub mod markdown;
 pub mod text;
 
@@ -68,6 +69,10 @@ pub struct ChangeView {
     pub kind: StepKind,
     pub action: Action,
     pub reasons: Vec<String>,
+    /// What the step does, in words: `{label, text}` lines such as
+    /// `writes <path>`, `from pg_dump of database …`.
+    #[serde(default)]
+    pub description: Vec<describe::Detail>,
     /// The exact commands the step runs, in order (secrets never appear).
     pub commands: Vec<String>,
     /// Bookkeeping after the commands: SHA256SUMS, manifest, results.
@@ -134,9 +139,9 @@ pub fn view(
             unchanged: Vec::new(),
         };
         for ch in diff.changes.iter().filter(|c| c.host == host.name) {
-            let (commands, bookkeeping, masked) =
+            let (description, commands, bookkeeping, masked) =
                 if ch.action == Action::Noop || ch.action == Action::Conflict {
-                    (Vec::new(), Vec::new(), Vec::new())
+                    Default::default()
                 } else {
                     preview(plan, graph, diff, states, &ch.step, now)
                 };
@@ -146,6 +151,7 @@ pub fn view(
                 kind: ch.kind,
                 action: ch.action,
                 reasons: ch.reasons.clone(),
+                description,
                 commands,
                 bookkeeping,
                 masked_secrets: masked,
@@ -183,7 +189,9 @@ pub fn view(
     }
 }
 
-/// The commands a step would run, as the apply will build them.
+type Preview = (Vec<describe::Detail>, Vec<String>, Vec<String>, Vec<String>);
+
+/// What a step would do, in words and as the commands the apply will build.
 fn preview(
     plan: &Plan,
     graph: &StepGraph,
@@ -191,7 +199,7 @@ fn preview(
     states: &HashMap<String, HostState>,
     id: &str,
     now: DateTime<Utc>,
-) -> (Vec<String>, Vec<String>, Vec<String>) {
+) -> Preview {
     let step = &graph.graph[graph.node(id).unwrap()];
     let newest = |artefact: &str| -> String {
         let a = &plan.artefacts[artefact];
@@ -208,8 +216,14 @@ fn preview(
             _ => a.path.render(now),
         }
     };
-    let s = match step.kind {
-        StepKind::Artefact => script::artefact(plan, &plan.artefacts[&step.resource], now),
+    let (words, s) = match step.kind {
+        StepKind::Artefact => {
+            let a = &plan.artefacts[&step.resource];
+            (
+                describe::artefact(a, &a.path.render(now)),
+                script::artefact(plan, a, now),
+            )
+        }
         StepKind::Container => {
             let c = &plan.containers[&step.resource];
             let file = c.restore.as_ref().map(|r| newest(&r.artefact));
@@ -219,7 +233,10 @@ fn preview(
                 .iter()
                 .map(|(k, _)| (k.clone(), "********".to_string()))
                 .collect();
-            script::container(plan, c, file.as_deref(), start, secrets)
+            (
+                describe::container(c, file.as_deref(), start),
+                script::container(plan, c, file.as_deref(), start, secrets),
+            )
         }
         StepKind::Check => {
             let k = &plan.checks[&step.resource];
@@ -227,21 +244,38 @@ fn preview(
                 crate::plan::CheckKind::Rowcounts { artefact, .. } => Some(newest(artefact)),
                 _ => None,
             };
-            script::check(plan, k, snap.as_deref())
+            (
+                describe::check(k, snap.as_deref()),
+                script::check(plan, k, snap.as_deref()),
+            )
         }
-        StepKind::Teardown => script::teardown(&plan.containers[&step.resource]),
-        StepKind::GuardBefore | StepKind::GuardAfter => match &plan.guards[&step.resource].kind {
-            crate::plan::GuardKind::ProtectedUnchanged => {
-                script::protected_state(&plan.hosts[&step.host].protected)
-            }
-            crate::plan::GuardKind::SchemaUnchanged {
-                container,
-                user,
-                database,
-            } => script::schema_hash(container, user, database),
-        },
+        StepKind::Teardown => {
+            let c = &plan.containers[&step.resource];
+            let tested = c
+                .restore
+                .as_ref()
+                .map(|r| format!("`{}`", newest(&r.artefact)));
+            (
+                describe::teardown(c, tested.as_deref()),
+                script::teardown(c),
+            )
+        }
+        StepKind::GuardBefore | StepKind::GuardAfter => {
+            let kind = &plan.guards[&step.resource].kind;
+            let protected = &plan.hosts[&step.host].protected;
+            let words = describe::guard(kind, protected, step.kind == StepKind::GuardBefore);
+            let s = match kind {
+                crate::plan::GuardKind::ProtectedUnchanged => script::protected_state(protected),
+                crate::plan::GuardKind::SchemaUnchanged {
+                    container,
+                    user,
+                    database,
+                } => script::schema_hash(container, user, database),
+            };
+            (words, s)
+        }
     };
-    (s.commands, s.bookkeeping, s.masked)
+    (words, s.commands, s.bookkeeping, s.masked)
 }
 
 /// A digest of the observed facts the plan depends on: a saved plan is

@@ -19,8 +19,17 @@ fn sign(action: Action) -> (&'static str, Style) {
     }
 }
 
-/// Render for a terminal; `commands` shows what each step would run.
-pub fn render(view: &PlanView, title: &str, commands: bool) -> String {
+/// How much of each change a rendering shows.
+#[derive(Debug, Clone, Copy)]
+pub struct Shown {
+    /// What each step does, in words.
+    pub words: bool,
+    /// The exact commands (`--verbose`).
+    pub commands: bool,
+}
+
+/// Render for a terminal: each change with why, and what `shown` asks for.
+pub fn render(view: &PlanView, title: &str, shown: Shown) -> String {
     let mut s = String::new();
     let bold = Style::new().bold();
     let _ = writeln!(s, "{bold}{title}{bold:#} {}", view.plan_file);
@@ -34,7 +43,7 @@ pub fn render(view: &PlanView, title: &str, commands: bool) -> String {
             let _ = writeln!(s, "  protected, read only: {}", host.protected.join(", "));
         }
         for c in &host.changes {
-            change(&mut s, c, commands);
+            change(&mut s, c, shown);
         }
         if !host.unchanged.is_empty() {
             let dim = Style::new().dimmed();
@@ -48,10 +57,17 @@ pub fn render(view: &PlanView, title: &str, commands: bool) -> String {
         }
     }
     let _ = writeln!(s, "\n{bold}{}{bold:#}", view.summary.line());
+    if shown.words && !shown.commands && view.summary.pending() > 0 {
+        let dim = Style::new().dimmed();
+        let _ = writeln!(
+            s,
+            "{dim}The exact commands: `--verbose`, or `--format json`.{dim:#}"
+        );
+    }
     s
 }
 
-fn change(s: &mut String, c: &ChangeView, commands: bool) {
+fn change(s: &mut String, c: &ChangeView, shown: Shown) {
     let (sym, style) = sign(c.action);
     let _ = writeln!(
         s,
@@ -62,8 +78,14 @@ fn change(s: &mut String, c: &ChangeView, commands: bool) {
     for r in &c.reasons {
         let _ = writeln!(s, "        {r}");
     }
-    if commands {
-        for cmd in &c.commands {
+    if shown.words {
+        let label = Style::new().bold();
+        for d in &c.description {
+            let _ = writeln!(s, "        {label}{:<8}{label:#} {}", d.label, d.text);
+        }
+    }
+    if shown.commands {
+        for cmd in c.commands.iter().chain(&c.bookkeeping) {
             let mut lines = cmd.lines();
             if let Some(first) = lines.next() {
                 let _ = writeln!(s, "        $ {first}");
@@ -72,14 +94,7 @@ fn change(s: &mut String, c: &ChangeView, commands: bool) {
                 let _ = writeln!(s, "          {l}");
             }
         }
-        if !c.bookkeeping.is_empty() {
-            let _ = writeln!(
-                s,
-                "        + {} bookkeeping command(s): SHA256SUMS, manifest, results (see --format json)",
-                c.bookkeeping.len()
-            );
-        }
-        if !c.masked_secrets.is_empty() {
+        if !c.masked_secrets.is_empty() && !shown.words {
             let _ = writeln!(
                 s,
                 "        secrets on stdin: {}",
