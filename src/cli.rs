@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -26,17 +26,25 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Parse and check a plan (references, protection, cycles); contacts no host.
-    Validate { plan: PathBuf },
+    /// Parse and check a plan (references, protection, cycles); contacts no host and reads no secret.
+    Validate {
+        plan: PathBuf,
+        #[command(flatten)]
+        inputs: Inputs,
+    },
     /// Print the step graph.
     Graph {
         plan: PathBuf,
+        #[command(flatten)]
+        inputs: Inputs,
         #[arg(long, value_enum, default_value = "mermaid")]
         format: GraphFormat,
     },
     /// Observe the hosts and show exactly what apply would change.
     Plan {
         plan: PathBuf,
+        #[command(flatten)]
+        inputs: Inputs,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
         /// Save the plan (JSON) for `cutter apply FILE`.
@@ -53,6 +61,9 @@ pub enum Command {
     Apply {
         /// A plan (`.toml`) or a saved plan (`.json` from `cutter plan -o`).
         plan: PathBuf,
+        /// Not with a saved plan: it applies with the variables it was planned with.
+        #[command(flatten)]
+        inputs: Inputs,
         /// Do not ask for confirmation.
         #[arg(short, long)]
         yes: bool,
@@ -72,6 +83,8 @@ pub enum Command {
     /// Exit 0 when the hosts match the plan, 2 when they drifted, 1 on error.
     Drift {
         plan: PathBuf,
+        #[command(flatten)]
+        inputs: Inputs,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
@@ -85,6 +98,23 @@ pub enum Command {
     Schema,
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
+}
+
+/// Plan variables set from the command line.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Inputs {
+    /// Set a variable the plan declares in `[vars]`, overriding its value (taken literally); repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = crate::plan::vars::parse_assignment)]
+    pub vars: Vec<(String, String)>,
+    /// Read variables from a TOML file of `NAME = "value"` lines; repeatable, later files and `--var` win.
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
+}
+
+impl Inputs {
+    pub fn is_empty(&self) -> bool {
+        self.vars.is_empty() && self.var_files.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

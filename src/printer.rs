@@ -75,7 +75,7 @@ impl Printer {
         }
         let style = match verb {
             "Failed" | "Refused" => RED,
-            "Skipped" | "Drift" | "Waiting" => YELLOW,
+            "Skipped" | "Drift" | "Waiting" | "Warning" => YELLOW,
             "Observing" | "Checking" | "Guarding" => CYAN,
             _ => GREEN,
         };

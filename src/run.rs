@@ -10,17 +10,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use clap::{CommandFactory, Parser};
+use clap::{CommandFactory, Parser as _};
 use futures::StreamExt;
 use miette::{IntoDiagnostic, Result, miette};
 
 use crate::apply::{self, lock};
-use crate::cli::{Cli, Command, Format, GraphFormat, ReportFormat};
+use crate::cli::{Cli, Command, Format, GraphFormat, Inputs, ReportFormat};
 use crate::diff::{self, Action, Diff};
 use crate::exit_status::ExitStatus;
 use crate::graph::{StepGraph, StepKind};
 use crate::observe::{self, HostState};
-use crate::plan::{self, Plan};
+use crate::plan::{self, Plan, VarOverrides};
 use crate::printer::Printer;
 use crate::remote::{self, Transport};
 use crate::render::{self, PlanView};
@@ -30,7 +30,19 @@ use crate::report;
 const HOST_CONCURRENCY: usize = 16;
 
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help and version exit 0; a usage error exits 1 like any bad input
+        // (clap's own 2 would read as "changes pending" or "drift").
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitStatus::Failure.code()
+            } else {
+                ExitStatus::Success.code()
+            };
+        }
+    };
     if let Some(f) = &cli.ssh_config {
         // Read by the SSH transport for hosts without their own `ssh_config`.
         // SAFETY: set before the runtime and any other thread exist.
@@ -60,8 +72,8 @@ pub fn main() -> i32 {
 
 async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
     match command {
-        Command::Validate { plan } => {
-            let plan = load(&plan)?;
+        Command::Validate { plan, inputs } => {
+            let (plan, _) = load(&plan, &inputs, printer)?;
             let graph = StepGraph::build(&plan);
             printer.status(
                 "Valid",
@@ -78,8 +90,12 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
             );
             Ok(ExitStatus::Success)
         }
-        Command::Graph { plan, format } => {
-            let plan = load(&plan)?;
+        Command::Graph {
+            plan,
+            inputs,
+            format,
+        } => {
+            let (plan, _) = load(&plan, &inputs, printer)?;
             let graph = StepGraph::build(&plan);
             print!(
                 "{}",
@@ -92,15 +108,18 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
         }
         Command::Plan {
             plan,
+            inputs,
             format,
             out,
             target,
             detailed_exitcode,
         } => {
-            let plan = load(&plan)?;
+            let (plan, overrides) = load(&plan, &inputs, printer)?;
+            check_target(&plan, target.as_deref())?;
             let session = Session::open(&plan, printer).await?;
             let result = async {
-                let (diff, view) = session.plan(target.as_deref())?;
+                let (diff, mut view) = session.plan(target.as_deref())?;
+                view.vars = overrides.values();
                 if let Some(out) = &out {
                     std::fs::write(out, serde_json::to_string_pretty(&view).into_diagnostic()?)
                         .map_err(|e| miette!("cannot write `{}`: {e}", out.display()))?;
@@ -127,8 +146,12 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
             session.close().await;
             result
         }
-        Command::Drift { plan, format } => {
-            let plan = load(&plan)?;
+        Command::Drift {
+            plan,
+            inputs,
+            format,
+        } => {
+            let (plan, _) = load(&plan, &inputs, printer)?;
             let session = Session::open(&plan, printer).await?;
             let result = session.drift(format, printer);
             session.close().await;
@@ -136,6 +159,7 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
         }
         Command::Apply {
             plan,
+            inputs,
             yes,
             parallelism,
             target,
@@ -144,6 +168,7 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
         } => {
             apply(
                 &plan,
+                &inputs,
                 yes,
                 parallelism,
                 target,
@@ -181,8 +206,50 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
     }
 }
 
-fn load(path: &Path) -> Result<Plan> {
-    Ok(plan::load(path)?)
+/// Load a plan with the command line's variables; variables of a
+/// `--var-file` that the plan does not declare are reported, not refused.
+fn load(path: &Path, inputs: &Inputs, printer: &Printer) -> Result<(Plan, VarOverrides)> {
+    let overrides = VarOverrides::from_args(&inputs.vars, &inputs.var_files)?;
+    let plan = plan::load_with(path, &overrides)?;
+    warn_unused(&overrides, path, printer);
+    Ok((plan, overrides))
+}
+
+fn warn_unused(overrides: &VarOverrides, path: &Path, printer: &Printer) {
+    for (name, origin) in overrides.unused() {
+        printer.status(
+            "Warning",
+            &format!(
+                "variable `{name}` from {origin} is not declared by `{}`: ignored",
+                path.display()
+            ),
+        );
+    }
+}
+
+/// Refuse an unknown `--target` before any host is contacted.
+fn check_target(plan: &Plan, target: Option<&str>) -> Result<()> {
+    let Some(t) = target else { return Ok(()) };
+    if StepGraph::build(plan).main(t).is_some() {
+        return Ok(());
+    }
+    let names: Vec<String> = plan
+        .artefacts
+        .keys()
+        .chain(plan.containers.keys())
+        .chain(plan.checks.keys())
+        .map(|n| format!("`{n}`"))
+        .collect();
+    Err(miette!(
+        code = "cutter::unknown_target",
+        help = if names.is_empty() {
+            "the plan declares no artefact, container or check".to_string()
+        } else {
+            format!("valid targets: {}", names.join(", "))
+        },
+        "unknown target `{t}`: no artefact, container or check of that name in `{}`",
+        plan.file.display()
+    ))
 }
 
 /// Print a plan on standard output; `words` describes each step (a plan),
@@ -374,8 +441,10 @@ impl<'a> Session<'a> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn apply(
     path: &Path,
+    inputs: &Inputs,
     yes: bool,
     parallelism: usize,
     target: Option<String>,
@@ -410,7 +479,22 @@ async fn apply(
     let plan_path = saved
         .as_ref()
         .map_or(path.to_path_buf(), |v| PathBuf::from(&v.plan_file));
-    let plan = load(&plan_path)?;
+    let overrides = match &saved {
+        Some(v) => {
+            if !inputs.is_empty() {
+                return Err(miette!(
+                    code = "cutter::saved_plan",
+                    help = "drop `--var`/`--var-file`, or plan again with the new values",
+                    "a saved plan applies with the variables it was planned with"
+                ));
+            }
+            VarOverrides::saved(&v.vars)
+        }
+        None => VarOverrides::from_args(&inputs.vars, &inputs.var_files)?,
+    };
+    let plan = plan::load_with(&plan_path, &overrides)?;
+    warn_unused(&overrides, &plan_path, printer);
+    check_target(&plan, target.as_deref())?;
     if let Some(v) = &saved
         && v.plan_sha256 != plan.sha256
     {

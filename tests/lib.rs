@@ -3,6 +3,7 @@
 mod test;
 
 mod diagnostics;
+mod inputs;
 mod local;
 mod render;
 mod schema;

@@ -17,9 +17,14 @@ use super::*;
 
 /// Read and validate the plan at `path`.
 pub fn load(path: &Path) -> Result<Plan, PlanErrors> {
+    load_with(path, &VarOverrides::default())
+}
+
+/// Read and validate the plan at `path`, with variables set from outside it.
+pub fn load_with(path: &Path, overrides: &VarOverrides) -> Result<Plan, PlanErrors> {
     let file = path.display().to_string();
     match std::fs::read_to_string(path) {
-        Ok(text) => load_str(path, &text, &|name| std::env::var(name).ok()),
+        Ok(text) => load_str(path, &text, &|name| std::env::var(name).ok(), overrides),
         Err(e) => {
             let mut diags = Diagnostics::new(&file, Arc::from(""));
             diags.error("unreadable", format!("cannot read `{file}`: {e}"));
@@ -33,6 +38,7 @@ pub fn load_str(
     path: &Path,
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
+    overrides: &VarOverrides,
 ) -> Result<Plan, PlanErrors> {
     let file = path.display().to_string();
     let source: Arc<str> = Arc::from(text);
@@ -53,6 +59,7 @@ pub fn load_str(
         text: source.clone(),
         diags,
         env,
+        overrides,
         vars: IndexMap::new(),
         names: HashMap::new(),
         protected_spans: HashMap::new(),
@@ -90,6 +97,7 @@ struct Loader<'a> {
     text: Arc<str>,
     diags: Diagnostics,
     env: &'a dyn Fn(&str) -> Option<String>,
+    overrides: &'a VarOverrides,
     vars: IndexMap<String, String>,
     /// Every resource name, with its kind and the span of its declaration.
     names: HashMap<String, (Kind, Range<usize>)>,
@@ -145,6 +153,11 @@ impl Loader<'_> {
 
     fn resolve_vars(&mut self, vars: &Map<Spanned<String>>) {
         for (name, value) in vars {
+            // Set from outside the plan: taken literally.
+            if let Some(v) = self.overrides.get(name.get_ref()) {
+                self.vars.insert(name.get_ref().clone(), v);
+                continue;
+            }
             let lookup = |kind: &str, n: &str| -> Option<String> {
                 match kind {
                     "env" => (self.env)(n),
@@ -172,6 +185,22 @@ impl Loader<'_> {
                         .insert(name.get_ref().clone(), format!("<{}>", name.get_ref()));
                 }
             }
+        }
+        let declared: Vec<String> = vars.keys().map(|k| format!("`{}`", k.get_ref())).collect();
+        for (name, origin) in self.overrides.unused() {
+            if matches!(origin, vars::Origin::File(_)) {
+                continue;
+            }
+            self.diags
+                .error(
+                    "unknown_var",
+                    format!("unknown variable `{name}` set with {origin}"),
+                )
+                .help(if declared.is_empty() {
+                    "the plan declares no variables: add it to `[vars]` first".to_string()
+                } else {
+                    format!("the plan's `[vars]` declares {}", declared.join(", "))
+                });
         }
     }
 

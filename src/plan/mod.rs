@@ -9,6 +9,7 @@ mod load;
 pub mod readonly;
 pub mod schema;
 pub mod template;
+pub mod vars;
 
 use std::ops::Range;
 use std::path::PathBuf;
@@ -19,8 +20,9 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 pub use diagnostic::{Diagnostics, PlanDiagnostic, PlanErrors};
-pub use load::load;
+pub use load::{load, load_with};
 pub use template::Template;
+pub use vars::VarOverrides;
 
 /// Label put on every container, volume and network cutter creates.
 pub const MANAGED_LABEL: &str = "cutter.managed";

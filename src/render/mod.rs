@@ -36,6 +36,10 @@ pub struct PlanView {
     pub hosts: Vec<HostView>,
     /// The step graph as a mermaid flowchart.
     pub mermaid: String,
+    /// Variables set with `--var`/`--var-file` (name → value); a saved plan
+    /// is applied with them. Absent when none were set.
+    #[serde(default, skip_serializing_if = "indexmap::IndexMap::is_empty")]
+    pub vars: indexmap::IndexMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -186,6 +190,7 @@ pub fn view(
         summary,
         hosts,
         mermaid: graph.to_mermaid(),
+        vars: indexmap::IndexMap::new(),
     }
 }
 
