@@ -12,3 +12,4 @@ mod stack_hb;
 mod stack_render;
 mod stack_ssh;
 mod terminal;
+mod workflow;
