@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "cutter",
     version,
-    about = "Declarative plan-and-apply for servers over SSH: backups, snapshots, restore tests, rehearsal containers, with evidence"
+    about = "Declarative plan-and-apply for servers over SSH: backups, snapshots, restore tests, rehearsal containers, with evidence",
+    after_long_help = "EXIT STATUS:\n  0  valid, in sync, applied, or nothing to do\n  1  an error: invalid plan or usage, unreachable host, failed step\n  2  changes pending (plan --detailed-exitcode) or drift (drift)\n\nENVIRONMENT:\n  CUTTER_SSH_CONFIG  as --ssh-config\n  CUTTER_LOCK_WAIT   as apply --lock-wait\n  CUTTER_NOW         fixes \"now\" (RFC 3339)\n  NO_COLOR           no colour"
 )]
 pub struct Cli {
     /// Print only errors and machine output (JSON, markdown, dot): no plan text, no status lines.
@@ -96,6 +97,18 @@ pub enum Command {
     },
     /// Print the JSON Schema of plan files.
     Schema,
+    /// Write a commented starter plan that validates; never overwrites a file.
+    Init {
+        /// Where to write it.
+        #[arg(default_value = "plan.toml")]
+        path: PathBuf,
+    },
+    /// Print the man page cutter(1) (roff), or write one page per command into DIR.
+    Man {
+        /// Write cutter.1 and cutter-COMMAND.1 here instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
 }

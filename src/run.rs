@@ -199,11 +199,72 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
             );
             Ok(ExitStatus::Success)
         }
+        Command::Init { path } => {
+            init(&path)?;
+            printer.status(
+                "Created",
+                &format!(
+                    "{}: a starter plan; next `cutter plan {}`",
+                    path.display(),
+                    path.display()
+                ),
+            );
+            Ok(ExitStatus::Success)
+        }
+        Command::Man { dir } => {
+            let cmd = Cli::command();
+            match dir {
+                None => {
+                    let mut out = Vec::new();
+                    clap_mangen::Man::new(cmd)
+                        .render(&mut out)
+                        .into_diagnostic()?;
+                    printer.data(&String::from_utf8_lossy(&out));
+                }
+                Some(dir) => {
+                    std::fs::create_dir_all(&dir)
+                        .and_then(|()| clap_mangen::generate_to(cmd, &dir))
+                        .map_err(|e| {
+                            miette!("cannot write man pages to `{}`: {e}", dir.display())
+                        })?;
+                    printer.status("Wrote", &format!("man pages to {}", dir.display()));
+                }
+            }
+            Ok(ExitStatus::Success)
+        }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "cutter", &mut std::io::stdout());
             Ok(ExitStatus::Success)
         }
     }
+}
+
+/// The plan `cutter init` writes.
+const STARTER: &str = include_str!("../examples/starter.toml");
+
+fn init(path: &Path) -> Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| miette!("cannot create `{}`: {e}", parent.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                miette!(
+                    code = "cutter::init",
+                    help = "name another file: `cutter init plans/new.toml`",
+                    "`{}` already exists: not overwritten",
+                    path.display()
+                )
+            } else {
+                miette!("cannot write `{}`: {e}", path.display())
+            }
+        })?;
+    file.write_all(STARTER.as_bytes())
+        .map_err(|e| miette!("cannot write `{}`: {e}", path.display()))
 }
 
 /// Load a plan with the command line's variables; variables of a

@@ -3,6 +3,7 @@
 mod test;
 
 mod diagnostics;
+mod init;
 mod inputs;
 mod local;
 mod render;
