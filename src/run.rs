@@ -192,7 +192,7 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
             Ok(ExitStatus::Success)
         }
         Command::Schema => {
-            let schema = schemars::schema_for!(crate::plan::schema::RawPlan);
+            let schema = crate::plan::json_schema::plan_schema();
             println!(
                 "{}",
                 serde_json::to_string_pretty(&schema).into_diagnostic()?

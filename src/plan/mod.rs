@@ -5,6 +5,7 @@
 //! reference is known to exist. Nothing here contacts a host.
 
 mod diagnostic;
+pub mod json_schema;
 mod load;
 pub mod readonly;
 pub mod schema;

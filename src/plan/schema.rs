@@ -95,8 +95,7 @@ pub struct RawProtected {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawArtefact {
-    /// The host the file lives on.
-    /// The host; may be left out when the plan has exactly one.
+    /// The host the file lives on; may be left out when the plan has exactly one.
     #[schemars(with = "Option<String>")]
     pub host: Option<Spanned<String>>,
     /// Absolute path; may use `{{ date }}`, `{{ timestamp }}`, `{{ var.X }}`, `{{ env.X }}`.
@@ -135,10 +134,11 @@ pub struct RawContainer {
     /// Docker name; defaults to the resource name.
     #[schemars(with = "Option<String>")]
     pub name: Option<Spanned<String>>,
+    /// The image to run, e.g. `"postgres:16"`; it must already be on the host (cutter never pulls).
     #[schemars(with = "String")]
     pub image: Spanned<String>,
     /// `persistent` (must exist and run) or `ephemeral` (created for its checks, then removed).
-    #[schemars(with = "String")]
+    #[schemars(with = "String", extend("enum" = ["persistent", "ephemeral"]))]
     pub lifecycle: Spanned<String>,
     /// Bridge network to attach to; created (isolated) if missing. Defaults to `<name>-net`.
     #[schemars(with = "Option<String>")]
@@ -166,6 +166,7 @@ pub struct RawContainer {
     pub ready: Option<Spanned<String>>,
     /// Seed the container by restoring an artefact into it.
     pub restore: Option<RawRestore>,
+    /// Resources that must be in place first.
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub after: Vec<Spanned<String>>,
@@ -211,8 +212,10 @@ pub struct RawCheck {
     /// Host, when `container` is not a container resource.
     #[schemars(with = "Option<String>")]
     pub host: Option<Spanned<String>>,
+    /// The PostgreSQL role the query runs as (`psql -U`).
     #[schemars(with = "Option<String>")]
     pub user: Option<Spanned<String>>,
+    /// The database the query runs in (`psql -d`).
     #[schemars(with = "Option<String>")]
     pub database: Option<Spanned<String>>,
     /// A read-only SQL query; its result (`psql -tA`) is compared.
@@ -226,6 +229,7 @@ pub struct RawCheck {
     pub same_as: Option<Spanned<String>>,
     /// Compare these tables' row counts with a row-count snapshot artefact.
     pub rowcounts: Option<RawRowcounts>,
+    /// Resources that must be in place first.
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub after: Vec<Spanned<String>>,
@@ -250,13 +254,18 @@ pub struct RawGuard {
     pub host: Option<Spanned<String>>,
     /// `protected-unchanged`: the protected containers (id, image, state, restarts) are identical before and after.
     /// `schema-unchanged`: the schema of a protected database is identical before and after (no DDL).
-    #[schemars(with = "String")]
+    #[schemars(
+        with = "String",
+        extend("enum" = ["protected-unchanged", "schema-unchanged"])
+    )]
     pub kind: Spanned<String>,
     /// For `schema-unchanged`: the protected container holding the database.
     #[schemars(with = "Option<String>")]
     pub container: Option<Spanned<String>>,
+    /// For `schema-unchanged`: the role `pg_dump --schema-only` runs as.
     #[schemars(with = "Option<String>")]
     pub user: Option<Spanned<String>>,
+    /// For `schema-unchanged`: the database whose schema must not change.
     #[schemars(with = "Option<String>")]
     pub database: Option<Spanned<String>>,
 }
