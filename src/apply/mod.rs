@@ -478,8 +478,8 @@ fn interpret(ctx: &Context<'_>, state: &mut RunState, o: &mut StepOutcome, stdou
                         result == theirs,
                         vec![format!(
                             "`{}` gave `{result}`, `{}` gave `{theirs}`",
-                            k.place.container_ref().unwrap_or(""),
-                            other.container_ref().unwrap_or("")
+                            place_name(plan, &k.place),
+                            place_name(plan, other)
                         )],
                     )
                 }
@@ -635,4 +635,13 @@ pub fn parse_rowcounts(text: &str) -> HashMap<String, i64> {
             Some((format!("{s}.{t}"), n.trim().parse().ok()?))
         })
         .collect()
+}
+
+/// The Docker name of a place, for evidence.
+fn place_name(plan: &Plan, place: &crate::plan::Place) -> String {
+    match place {
+        crate::plan::Place::Own(n) => plan.containers[n].docker_name.clone(),
+        crate::plan::Place::External(r) => r.clone(),
+        crate::plan::Place::Host => "the host".into(),
+    }
 }

@@ -166,6 +166,8 @@ cutter_rc=0
 wait "$cutter_body" || cutter_rc=$?
 kill "$cutter_life" "$cutter_timer" 2>/dev/null
 rm -f -- "$cutter_in"
+# 127 would read as "no such command" to the SSH layer and lose the output.
+[ "$cutter_rc" -ne 127 ] || {{ echo "cutter: a command of the step was not found (exit 127)" >&2; cutter_rc=125; }}
 exit $cutter_rc
 "#,
             targets = if targets.is_empty() {
@@ -298,22 +300,20 @@ fn typed(exec: &Exec, argv: &[String], timeout: Duration, s: &mut Script) -> Str
     exec_typed(exec, argv, timeout)
 }
 
-/// A shell function that enters a folder for writing: its real path on the
-/// host (symlinks resolved) must not be at or under the real path of a
-/// protected path; it is created, entered with `cd -P`, and every later
-/// write uses a name relative to it.
+/// Defines `cutter_enter DIR PROTECTED...`, which enters a folder for
+/// writing: its real path on the host (symlinks resolved) must not be at or
+/// under the real path of a protected path; it is created, entered with
+/// `cd -P`, and every later write uses a name relative to it.
+const ENTER_FN: &str = "cutter_enter() { cutter_dir=$(realpath -m -- \"$1\") || exit 1; shift; for p in \"$@\"; do rp=$(realpath -m -- \"$p\"); case \"$cutter_dir/\" in \"${rp%/}/\"*) echo \"refusing to write in $cutter_dir: it resolves under protected path $p\" >&2; exit 5;; esac; done; mkdir -p -- \"$cutter_dir\" && cd -P -- \"$cutter_dir\" && [ \"$(pwd -P)\" = \"$cutter_dir\" ] || { echo \"cannot enter $cutter_dir\" >&2; exit 5; }; }";
+
+/// `cutter_enter DIR PROTECTED...` (see [`ENTER_FN`]).
 fn enter(dir: &str, protected: &Protected) -> String {
-    let list: Vec<String> = protected.paths.iter().map(|p| quote(p)).collect();
-    format!(
-        "cutter_dir=$(realpath -m -- {q}) || exit 1; for p in {list}; do rp=$(realpath -m -- \"$p\"); case \"$cutter_dir/\" in \"${{rp%/}}/\"*) echo \"refusing to write in $cutter_dir: it resolves under protected path $p\" >&2; exit 5;; esac; done; mkdir -p -- \"$cutter_dir\" && cd -P -- \"$cutter_dir\" && [ \"$(pwd -P)\" = \"$cutter_dir\" ] || {{ echo \"cannot enter $cutter_dir\" >&2; exit 5; }}",
-        q = quote(dir),
-        list = if list.is_empty() {
-            "''".to_string()
-        } else {
-            list.join(" ")
-        },
-    )
-    .replace("for p in ''; do", "for p in; do")
+    let mut s = format!("cutter_enter {}", quote(dir));
+    for p in &protected.paths {
+        s.push(' ');
+        s.push_str(&quote(p));
+    }
+    s
 }
 
 fn split_path(path: &str) -> (&str, &str) {
@@ -415,6 +415,7 @@ pub fn artefact(
         progress_file: Some(format!("{dir}/{tmp}")),
         ..Script::default()
     };
+    s.setup.push(ENTER_FN.into());
     s.setup.push(format!(
         "locked=; entered=; cleanup() {{ if [ -n \"$entered\" ]; then rm -f -- {q_tmp} {q_err} {} {}; if [ -n \"$locked\" ]; then rm -f ./.SHA256SUMS.cutter-lock/pid; rmdir -- ./.SHA256SUMS.cutter-lock 2>/dev/null || :; fi; fi; }}; trap cleanup EXIT; trap 'exit 130' INT TERM HUP",
         here(&format!(".SHA256SUMS.{name}.cutter-tmp")),
@@ -513,7 +514,12 @@ fn labels(plan: &Plan, c: &Container) -> String {
                 Lifecycle::Persistent => "persistent",
             }
         ),
-        format!("cutter.plan={}", plan.file.display()),
+        format!(
+            "cutter.plan={}",
+            std::fs::canonicalize(&plan.file)
+                .unwrap_or(plan.file.clone())
+                .display()
+        ),
     ]
     .iter()
     .map(|l| format!("--label {}", quote(l)))
@@ -678,6 +684,7 @@ pub fn write_evidence(plan: &Plan, host: &str, artefact_path: &str, c: &Containe
     let (dir, name) = split_path(artefact_path);
     let target = format!("{name}.{}", crate::diff::evidence_name(c));
     let mut s = Script::default();
+    s.setup.push(ENTER_FN.into());
     s.commands.push(enter(dir, &plan.hosts[host].protected));
     s.commands.push(format!(
         "cat > {} && mv -f -- {} {}",

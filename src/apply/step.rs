@@ -158,6 +158,7 @@ pub fn build(
                 && let Some(file) = inputs.artefact_file(&r.artefact)
             {
                 let w = script::write_evidence(plan, &c.host, &file, c);
+                s.setup.extend(w.setup);
                 s.commands.extend(w.commands);
             }
             s
