@@ -2,6 +2,7 @@
 
 mod test;
 
+mod boundary;
 mod diagnostics;
 mod local;
 mod render;

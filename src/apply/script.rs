@@ -141,7 +141,7 @@ cutter_timer=
 cutter_reap() {{
   trap '' INT TERM HUP ALRM
   kill $cutter_life $cutter_timer 2>/dev/null
-  [ -z "$cutter_body" ] || kill -TERM -- "-$cutter_body" 2>/dev/null || kill -TERM "$cutter_body" 2>/dev/null || :
+  [ -z "$cutter_body" ] || kill -TERM "-$cutter_body" 2>/dev/null || kill -TERM "$cutter_body" 2>/dev/null || :
   for c in {targets}; do
     for p in $(docker top "$c" -eo pid,args 2>/dev/null | awk -v m=application_name=cutter-{nonce} 'index($0, m) {{ print $1 }}'); do kill -TERM "$p" 2>/dev/null || :; done
   done
@@ -219,7 +219,7 @@ pub fn pg_dump_argv(d: &PgDump, nonce: &str, read_only: bool) -> Vec<String> {
 }
 
 /// `psql` running one accepted query as an argument vector: no psqlrc,
-/// stop on error, unaligned tuples.
+/// stop on error, unaligned tuples; the server ends the query at `timeout`.
 pub fn psql_argv(
     user: &str,
     database: &str,
@@ -227,6 +227,7 @@ pub fn psql_argv(
     separator: Option<&str>,
     nonce: &str,
     read_only: bool,
+    timeout: Duration,
 ) -> Vec<String> {
     let mut v: Vec<String> = vec![
         "psql".into(),
@@ -237,7 +238,16 @@ pub fn psql_argv(
         "--tuples-only".into(),
         "--no-align".into(),
         format!("--username={user}"),
-        format!("--dbname={}", conninfo(database, nonce, read_only)),
+        format!(
+            "--dbname={}",
+            conninfo(database, nonce, read_only).replace(
+                " options='",
+                &format!(
+                    " options='-c statement_timeout={}s ",
+                    timeout.as_secs().max(1)
+                )
+            )
+        ),
     ];
     if let Some(sep) = separator {
         v.push(format!("--field-separator={sep}"));
@@ -282,6 +292,7 @@ fn producer(a: &Artefact, exec: &Exec, nonce: &str, s: &mut Script) -> String {
                 Some(&q.separator),
                 nonce,
                 read_only,
+                a.timeout,
             );
             typed(exec, &argv, a.timeout, s)
         }
@@ -747,7 +758,7 @@ pub fn check(
     }
     let run = |s: &mut Script, exec: &Exec, sql: &str, sep: Option<&str>| {
         let read_only = true;
-        let argv = psql_argv(&k.user, &k.database, sql, sep, nonce, read_only);
+        let argv = psql_argv(&k.user, &k.database, sql, sep, nonce, read_only, k.timeout);
         typed(exec, &argv, k.timeout, s)
     };
     match &k.kind {
