@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::graph::{StepGraph, StepKind};
 use crate::observe::{FileState, HostState};
-use crate::plan::{Artefact, Container, Lifecycle, MANAGED_LABEL, Plan};
+use crate::plan::{Artefact, Container, Lifecycle, MANAGED_LABEL, Place, Plan};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -106,6 +106,16 @@ pub fn diff(
             container_action(plan, c, &states[&c.host], artefact_changes),
         );
     }
+    // A reference to a container cutter does not own must resolve, the way
+    // Docker resolves it, to exactly one container that is not cutter's.
+    for a in plan.artefacts.values() {
+        if let Some(problem) = external_problem(&states[&a.host], &a.place) {
+            actions.insert(
+                format!("artefact.{}", a.name),
+                (Action::Conflict, vec![problem]),
+            );
+        }
+    }
     let any_work = actions.values().any(|(a, _)| *a != Action::Noop);
     let mut changes = Vec::new();
     for n in graph.order() {
@@ -114,7 +124,7 @@ pub fn diff(
             StepKind::Artefact | StepKind::Container => actions[&step.id].clone(),
             StepKind::Check => {
                 let check = &plan.checks[&step.resource];
-                match &check.container_resource {
+                match &check.own_container().map(str::to_string) {
                     Some(c) => match &actions[&format!("container.{c}")] {
                         (Action::Noop | Action::Conflict, _) => {
                             (Action::Noop, vec![format!("container `{c}` is unchanged")])
@@ -231,12 +241,23 @@ fn container_action(
         return (Action::Create, vec!["Docker state unknown".into()]);
     };
     let existing = docker.container(&c.docker_name);
+    if existing.is_none()
+        && let Some(other) = docker.shadow(&c.docker_name)
+    {
+        return (
+            Action::Conflict,
+            vec![format!(
+                "Docker would read `{}` as the ID prefix of container `{}` ({}): refusing to use the name",
+                c.docker_name,
+                other.name,
+                short(&other.id)
+            )],
+        );
+    }
     if let Some(e) = existing
         && e.labels.get(MANAGED_LABEL).map(String::as_str) != Some("true")
     {
-        let protected = plan.hosts[&c.host]
-            .protected
-            .covers_container(&e.name, &e.labels);
+        let protected = plan.hosts[&c.host].protected.covers(e);
         return (
             Action::Conflict,
             vec![format!(
@@ -340,4 +361,21 @@ pub fn evidence_name(c: &Container) -> String {
 
 pub fn short(hash: &str) -> &str {
     &hash[..hash.len().min(12)]
+}
+
+/// Why a place outside cutter's own containers cannot be used, if it cannot.
+pub fn external_problem(host: &HostState, place: &Place) -> Option<String> {
+    let Place::External(r) = place else {
+        return None;
+    };
+    let Some(docker) = &host.docker else {
+        return Some("Docker was not observed".into());
+    };
+    match docker.resolve(r) {
+        Err(e) => Some(e),
+        Ok(c) if c.labels.get(MANAGED_LABEL).map(String::as_str) == Some("true") => Some(format!(
+            "`{r}` is a container cutter created: name it by its resource in the plan"
+        )),
+        Ok(_) => None,
+    }
 }

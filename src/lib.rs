@@ -19,3 +19,4 @@ pub mod remote;
 pub mod render;
 pub mod report;
 pub mod run;
+pub mod shell;

@@ -43,7 +43,7 @@ fn every_example_in_the_starter_plan_is_valid() {
     let run = site.cutter(0, &["validate", "plan.toml"]);
     assert_says(
         &run.stderr,
-        "2 host(s), 2 artefact(s), 1 container(s), 1 check(s), 1 guard(s)",
+        "2 host(s), 3 artefact(s), 1 container(s), 1 check(s), 1 guard(s)",
     );
 }
 

@@ -2,6 +2,7 @@
 
 mod test;
 
+mod boundary;
 mod diagnostics;
 mod init;
 mod inputs;

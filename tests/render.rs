@@ -72,6 +72,8 @@ fn redact(site: &Site, text: &str) -> String {
     for d in [canonical.as_path(), dir] {
         text = text.replace(&d.display().to_string(), "[TMP]");
     }
+    let nonce = Regex::new(r"cutter-(verify-)?[0-9a-f]{16}\b").unwrap();
+    let text = nonce.replace_all(&text, "cutter-${1}[NONCE]").into_owned();
     let sha256 = Regex::new(r"\b[0-9a-f]{64}\b").unwrap();
     let text = sha256.replace_all(&text, "[SHA256]");
     let seconds = Regex::new(r"\b\d+\.\d+s\b").unwrap();
@@ -96,7 +98,7 @@ fn plan_as_text_verbose() {
     let site = damaged_site();
     let run = site.cutter_at(LATER, 0, &["plan", "-v", "plan.toml"]);
     assert!(
-        run.stdout.contains("        $ mkdir -p -- "),
+        run.stdout.contains("        $ sh -c \"printf 'one"),
         "{}",
         run.stdout
     );
@@ -151,7 +153,8 @@ fn plan_as_markdown_verbose() {
         0,
         &["plan", "plan.toml", "--verbose", "--format", "markdown"],
     );
-    assert!(run.stdout.contains("```sh\nmkdir -p -- "), "{}", run.stdout);
+    assert!(run.stdout.contains("```sh\n"), "{}", run.stdout);
+    assert!(run.stdout.contains("sh -c \"printf 'one"), "{}", run.stdout);
     assert!(run.stdout.contains("# bookkeeping"), "{}", run.stdout);
 }
 

@@ -37,7 +37,7 @@ set --
 const DOCKER: &str = r#"if command -v docker >/dev/null 2>&1; then
   ids=$(dk docker ps -aq --no-trunc); rc=$?
   if [ $rc -ne 0 ]; then r D containers $rc "$ids"; else
-    if [ -n "$ids" ]; then out=$(docker inspect $ids 2>/dev/null); r D containers $? "$out"; else r D containers 0 ''; fi
+    if [ -n "$ids" ]; then out=$(docker inspect --format "$cf" $ids 2>/dev/null); r D containers $? "$out"; else r D containers 0 ''; fi
     v=$(docker volume ls -q 2>/dev/null)
     if [ -n "$v" ]; then out=$(docker volume inspect $v 2>/dev/null); r D volumes $? "$out"; else r D volumes 0 ''; fi
     nw=$(docker network ls -q 2>/dev/null)
@@ -72,6 +72,11 @@ pub fn probe_script(plan: &Plan, host: &str) -> String {
         );
     }
     if plan.uses_docker(host) {
+        let _ = writeln!(
+            s,
+            "cf={}",
+            crate::shell::quote(crate::apply::script::CONTAINER_FORMAT)
+        );
         s.push_str(DOCKER);
     }
     let _ = writeln!(

@@ -95,13 +95,13 @@ fn classify(host: &str, destination: &str, e: &openssh::Error) -> RemoteError {
     }
 }
 
-#[async_trait]
-impl Transport for Ssh {
-    fn host(&self) -> &str {
-        &self.host
-    }
-
-    async fn run(&self, command: &str, stdin: Option<Vec<u8>>) -> Result<Output, RemoteError> {
+impl Ssh {
+    async fn spawn(
+        &self,
+        command: &str,
+        stdin: Option<Vec<u8>>,
+        hold: bool,
+    ) -> Result<Output, RemoteError> {
         let lost = |e: openssh::Error| RemoteError::Lost {
             host: self.host.clone(),
             command: crate::remote::tail(command, 1).chars().take(120).collect(),
@@ -123,18 +123,39 @@ impl Transport for Ssh {
         .stdout(openssh::Stdio::piped())
         .stderr(openssh::Stdio::piped());
         let mut child = cmd.spawn().await.map_err(lost)?;
+        let mut lifeline = None;
         if let Some(input) = stdin
             && let Some(mut pipe) = child.stdin().take()
         {
             let _ = pipe.write_all(&input).await;
-            let _ = pipe.shutdown().await;
+            if hold {
+                lifeline = Some(pipe);
+            } else {
+                let _ = pipe.shutdown().await;
+            }
         }
         let out = child.wait_with_output().await.map_err(lost)?;
+        drop(lifeline);
         Ok(Output {
             code: out.status.code(),
             stdout: out.stdout,
             stderr: out.stderr,
         })
+    }
+}
+
+#[async_trait]
+impl Transport for Ssh {
+    fn host(&self) -> &str {
+        &self.host
+    }
+
+    async fn run(&self, command: &str, stdin: Option<Vec<u8>>) -> Result<Output, RemoteError> {
+        self.spawn(command, stdin, false).await
+    }
+
+    async fn run_held(&self, command: &str, input: Vec<u8>) -> Result<Output, RemoteError> {
+        self.spawn(command, Some(input), true).await
     }
 
     async fn close(&self) {

@@ -5,7 +5,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::{Artefact, Check, CheckKind, Container, GuardKind, Lifecycle, Protected};
+use crate::apply::step::Inputs;
+use crate::diff::Action;
+use crate::graph::StepKind;
+use crate::plan::{
+    Artefact, Check, CheckKind, Container, DumpFormat, GuardKind, Lifecycle, PgDump, PgQuery,
+    Place, Plan, Producer, Protected,
+};
 
 /// One line of a step's description: a short verb and what it applies to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,37 +31,106 @@ fn code(text: &str) -> String {
     format!("`{text}`")
 }
 
-/// Where a command runs, as a phrase: `in container `x` (...)` or `on the host`.
-fn place(container: Option<&str>, protected: bool) -> String {
-    match (container, protected) {
-        (Some(c), true) => format!("in container {} (protected: read-only session)", code(c)),
-        (Some(c), false) => format!("in container {}", code(c)),
-        (None, _) => "on the host".into(),
+/// Where an operation runs, as a phrase: `in container `x` (...)` or `on the host`.
+fn place(plan: &Plan, p: &Place) -> String {
+    match p {
+        Place::Host => "on the host".into(),
+        Place::Own(resource) => format!(
+            "in container {} (cutter's own)",
+            code(&plan.containers[resource].docker_name)
+        ),
+        Place::External(r) => format!(
+            "in container {} (not cutter's: read-only session, no shell)",
+            code(r)
+        ),
     }
 }
 
-pub fn artefact(a: &Artefact, path: &str) -> Vec<Detail> {
-    let mut out = vec![detail("writes", code(path))];
-    let (producer, format) = match describe_command(&a.command) {
-        Some((what, format)) => (what, Some(format)),
-        None => (code(&a.command), None),
+/// The words of step `id`, from the same inputs as its commands.
+pub fn step(inputs: &Inputs<'_>, id: &str) -> Vec<Detail> {
+    let Some(node) = inputs.graph.node(id) else {
+        return Vec::new();
     };
-    out.push(detail(
-        "from",
-        format!(
-            "{producer} {}",
-            place(a.container.as_deref(), a.in_protected)
+    let step = &inputs.graph.graph[node];
+    let plan = inputs.plan;
+    match step.kind {
+        StepKind::Artefact => {
+            let a = &plan.artefacts[&step.resource];
+            artefact(plan, a, &a.path.render(inputs.now))
+        }
+        StepKind::Container => {
+            let c = &plan.containers[&step.resource];
+            let file = c
+                .restore
+                .as_ref()
+                .and_then(|r| inputs.artefact_file(&r.artefact));
+            let start = inputs
+                .diff
+                .get(id)
+                .is_some_and(|ch| ch.action == Action::Start);
+            container(c, file.as_deref(), start)
+        }
+        StepKind::Check => {
+            let k = &plan.checks[&step.resource];
+            let snapshot = match &k.kind {
+                CheckKind::Rowcounts { artefact, .. } => inputs.artefact_file(artefact),
+                _ => None,
+            };
+            check(plan, k, snapshot.as_deref())
+        }
+        StepKind::Teardown => {
+            let c = &plan.containers[&step.resource];
+            let tested = c
+                .restore
+                .as_ref()
+                .and_then(|r| inputs.artefact_file(&r.artefact));
+            teardown(c, tested.as_deref())
+        }
+        StepKind::GuardBefore | StepKind::GuardAfter => guard(
+            plan,
+            &plan.guards[&step.resource].kind,
+            &plan.hosts[&step.host].protected,
+            step.kind == StepKind::GuardBefore,
         ),
-    ));
-    if let Some(f) = format.filter(|f| !f.is_empty()) {
-        out.push(detail("format", f));
+    }
+}
+
+fn artefact(plan: &Plan, a: &Artefact, path: &str) -> Vec<Detail> {
+    let mut out = vec![detail("writes", code(path))];
+    let at = place(plan, &a.place);
+    match &a.producer {
+        Producer::Command { command } => {
+            out.push(detail("from", format!("{} {at}", code(command))))
+        }
+        Producer::PgDump(d) => {
+            out.push(detail(
+                "from",
+                format!(
+                    "pg_dump of database {} as {} {at}",
+                    code(&d.database),
+                    code(&d.user)
+                ),
+            ));
+            out.push(detail("format", dump_format(d)));
+        }
+        Producer::Query(q) => {
+            out.push(detail("from", query(q, &at)));
+            out.push(detail(
+                "format",
+                format!("one row a line, fields separated by {}", code(&q.separator)),
+            ));
+        }
     }
     let mut checks = Vec::new();
     if let Some(min) = a.min_size {
         checks.push(format!("at least {}", bytesize::ByteSize(min)));
     }
-    if let Some(v) = &a.verify {
-        checks.push(format!("{} accepts it", code(v)));
+    match (&a.producer, &a.verify) {
+        (Producer::Command { .. }, Some(v)) => checks.push(format!("{} accepts it", code(v))),
+        (Producer::PgDump(d), _) if d.format.is_archive() => checks.push(
+            "`pg_restore --list` accepts it, in a throw-away container without network".to_string(),
+        ),
+        _ => {}
     }
     if !checks.is_empty() {
         out.push(detail(
@@ -77,219 +152,49 @@ pub fn artefact(a: &Artefact, path: &str) -> Vec<Detail> {
     out
 }
 
-/// `pg_dump` and `psql` described by their options, as what is read and in
-/// which format; `None` for anything else (shown as the command itself).
-fn describe_command(command: &str) -> Option<(String, String)> {
-    let words = shlex::split(command)?;
-    let (program, args) = words.split_first()?;
-    match program.as_str() {
-        "pg_dump" => {
-            let opts = Options::parse(args, PG_DUMP_VALUES);
-            let mut parts = vec![format!(
-                "pg_dump of database {}",
-                code(
-                    &opts
-                        .take(&["-d", "--dbname"])
-                        .or(opts.positional.first().cloned())?
-                )
-            )];
-            if let Some(u) = opts.take(&["-U", "--username"]) {
-                parts.push(format!("as {}", code(&u)));
-            }
-            let format = match opts.take(&["-F", "--format"]).as_deref() {
-                Some("c" | "custom") => "custom (for pg_restore)",
-                Some("d" | "directory") => "directory",
-                Some("t" | "tar") => "tar",
-                _ => "plain SQL",
-            };
-            let mut what = vec![format.to_string()];
-            if let Some(z) = opts.take(&["-Z", "--compress"]) {
-                what.push(format!("compression {z}"));
-            }
-            if opts.flag(&["-s", "--schema-only"]) {
-                what.push("schema only".into());
-            }
-            if opts.flag(&["-a", "--data-only"]) {
-                what.push("data only".into());
-            }
-            let tables = opts.all(&["-t", "--table"]);
-            if !tables.is_empty() {
-                what.push(format!("tables {}", list(&tables)));
-            }
-            let schemas = opts.all(&["-n", "--schema"]);
-            if !schemas.is_empty() {
-                what.push(format!("schemas {}", list(&schemas)));
-            }
-            Some((parts.join(" "), what.join(", ")))
+fn dump_format(d: &PgDump) -> String {
+    let mut what = vec![
+        match d.format {
+            DumpFormat::Custom => "custom (for pg_restore)",
+            DumpFormat::Tar => "tar (for pg_restore)",
+            DumpFormat::Plain => "plain SQL",
         }
-        "psql" => {
-            let opts = Options::parse(args, PSQL_VALUES);
-            let sql = opts.take(&["-c", "--command"])?;
-            let db = opts
-                .take(&["-d", "--dbname"])
-                .or(opts.positional.first().cloned())?;
-            let mut s = format!("psql query {} on database {}", code(&sql), code(&db));
-            if let Some(u) = opts.take(&["-U", "--username"]) {
-                s.push_str(&format!(" as {}", code(&u)));
-            }
-            let mut format = Vec::new();
-            if opts.flag(&["-t", "--tuples-only"]) {
-                format.push("rows only (no header or footer)".to_string());
-            }
-            if opts.flag(&["-A", "--no-align"]) {
-                format.push("unaligned".to_string());
-            }
-            if let Some(sep) = opts.take(&["-F", "--field-separator"]) {
-                format.push(format!("fields separated by {}", code(&sep)));
-            }
-            if opts.flag(&["--csv"]) {
-                format.push("CSV".to_string());
-            }
-            if format.is_empty() {
-                format.push("psql's aligned table".to_string());
-            }
-            Some((s, format.join(", ")))
-        }
-        _ => None,
+        .to_string(),
+    ];
+    if let Some(z) = d.compress {
+        what.push(format!("compression {z}"));
     }
+    if d.schema_only {
+        what.push("schema only".into());
+    }
+    for (label, items) in [
+        ("tables", &d.tables),
+        ("without tables", &d.exclude_tables),
+        ("schemas", &d.schemas),
+        ("without schemas", &d.exclude_schemas),
+    ] {
+        if !items.is_empty() {
+            what.push(format!("{label} {}", list(items)));
+        }
+    }
+    what.join(", ")
+}
+
+fn query(q: &PgQuery, at: &str) -> String {
+    format!(
+        "query {} on database {} as {} {at}",
+        code(q.sql.as_str()),
+        code(&q.database),
+        code(&q.user)
+    )
 }
 
 fn list(items: &[String]) -> String {
     items.iter().map(|i| code(i)).collect::<Vec<_>>().join(", ")
 }
 
-/// Command-line options as `(name, value)` pairs; enough to describe the
-/// usual spellings (`-F c`, `-Fc`, `--format=c`, `--format c`).
-struct Options {
-    pairs: Vec<(String, Option<String>)>,
-    positional: Vec<String>,
-}
-
-/// Options of pg_dump that take a value.
-const PG_DUMP_VALUES: &[&str] = &[
-    "-d",
-    "--dbname",
-    "-U",
-    "--username",
-    "-F",
-    "--format",
-    "-Z",
-    "--compress",
-    "-t",
-    "--table",
-    "-n",
-    "--schema",
-    "-h",
-    "--host",
-    "-p",
-    "--port",
-    "-f",
-    "--file",
-    "-T",
-    "--exclude-table",
-    "-N",
-    "--exclude-schema",
-    "-E",
-    "--encoding",
-    "-j",
-    "--jobs",
-];
-
-/// Options of psql that take a value.
-const PSQL_VALUES: &[&str] = &[
-    "-d",
-    "--dbname",
-    "-U",
-    "--username",
-    "-c",
-    "--command",
-    "-F",
-    "--field-separator",
-    "-h",
-    "--host",
-    "-p",
-    "--port",
-    "-f",
-    "--file",
-    "-v",
-    "--variable",
-    "--set",
-    "-o",
-    "--output",
-    "-R",
-    "--record-separator",
-    "-P",
-    "--pset",
-    "-L",
-    "--log-file",
-];
-
-impl Options {
-    /// Parse `args`; `with_value` lists the options that take a value.
-    fn parse(args: &[String], with_value: &[&str]) -> Options {
-        let mut pairs = Vec::new();
-        let mut positional = Vec::new();
-        let mut i = 0;
-        while i < args.len() {
-            let a = &args[i];
-            i += 1;
-            if let Some(long) = a.strip_prefix("--") {
-                match long.split_once('=') {
-                    Some((k, v)) => pairs.push((format!("--{k}"), Some(v.to_string()))),
-                    None if with_value.contains(&a.as_str()) => {
-                        pairs.push((a.clone(), args.get(i).cloned()));
-                        i += 1;
-                    }
-                    None => pairs.push((a.clone(), None)),
-                }
-            } else if let Some(short) = a.strip_prefix('-').filter(|s| !s.is_empty()) {
-                // Bundled short options: `-tA`, `-Fc`, `-tAF '|'`.
-                for (at, c) in short.char_indices() {
-                    let flag = format!("-{c}");
-                    if with_value.contains(&flag.as_str()) {
-                        let rest = &short[at + c.len_utf8()..];
-                        let value = if rest.is_empty() {
-                            i += 1;
-                            args.get(i - 1).cloned()
-                        } else {
-                            Some(rest.to_string())
-                        };
-                        pairs.push((flag, value));
-                        break;
-                    }
-                    pairs.push((flag, None));
-                }
-            } else {
-                positional.push(a.clone());
-            }
-        }
-        Options { pairs, positional }
-    }
-
-    /// The last value of any of `names`.
-    fn take(&self, names: &[&str]) -> Option<String> {
-        self.pairs
-            .iter()
-            .rev()
-            .find(|(k, _)| names.contains(&k.as_str()))
-            .and_then(|(_, v)| v.clone())
-    }
-
-    fn all(&self, names: &[&str]) -> Vec<String> {
-        self.pairs
-            .iter()
-            .filter(|(k, _)| names.contains(&k.as_str()))
-            .filter_map(|(_, v)| v.clone())
-            .collect()
-    }
-
-    fn flag(&self, names: &[&str]) -> bool {
-        self.pairs.iter().any(|(k, _)| names.contains(&k.as_str()))
-    }
-}
-
 /// A container step; `restore_file` is the artefact file it restores.
-pub fn container(c: &Container, restore_file: Option<&str>, start_only: bool) -> Vec<Detail> {
+fn container(c: &Container, restore_file: Option<&str>, start_only: bool) -> Vec<Detail> {
     let mut out = Vec::new();
     if start_only {
         out.push(detail(
@@ -362,41 +267,21 @@ pub fn container(c: &Container, restore_file: Option<&str>, start_only: bool) ->
     out
 }
 
-pub fn check(k: &Check, snapshot_file: Option<&str>) -> Vec<Detail> {
+fn check(plan: &Plan, k: &Check, snapshot_file: Option<&str>) -> Vec<Detail> {
     let session = format!(
-        "in container {} as {} on database {}{}",
-        code(&k.container),
+        "as {} on database {} {}",
         code(&k.user),
         code(&k.database),
-        if k.in_protected {
-            " (protected: read-only session)"
-        } else {
-            ""
-        }
+        place(plan, &k.place)
     );
     match &k.kind {
         CheckKind::Equals { sql, expect } => vec![
-            detail("queries", format!("{} {session}", code(sql))),
+            detail("queries", format!("{} {session}", code(sql.as_str()))),
             detail("expects", code(expect)),
         ],
-        CheckKind::SameAs {
-            sql,
-            other,
-            other_protected,
-        } => vec![
-            detail("queries", format!("{} {session}", code(sql))),
-            detail(
-                "expects",
-                format!(
-                    "the same result as in container {}{}",
-                    code(other),
-                    if *other_protected {
-                        " (protected: read-only session)"
-                    } else {
-                        ""
-                    }
-                ),
-            ),
+        CheckKind::SameAs { sql, other } => vec![
+            detail("queries", format!("{} {session}", code(sql.as_str()))),
+            detail("expects", format!("the same result {}", place(plan, other))),
         ],
         CheckKind::Rowcounts { artefact, tables } => vec![
             detail("counts", format!("rows of {} {session}", list(tables))),
@@ -411,7 +296,7 @@ pub fn check(k: &Check, snapshot_file: Option<&str>) -> Vec<Detail> {
     }
 }
 
-pub fn teardown(c: &Container, tested_file: Option<&str>) -> Vec<Detail> {
+fn teardown(c: &Container, tested_file: Option<&str>) -> Vec<Detail> {
     let mut out = vec![
         detail(
             "removes",
@@ -428,7 +313,8 @@ pub fn teardown(c: &Container, tested_file: Option<&str>) -> Vec<Detail> {
         out.push(detail(
             "records",
             format!(
-                "the restore test's result beside {f} as {}",
+                "the restore test's result beside {} as {}",
+                code(f),
                 code(&crate::diff::evidence_name(c))
             ),
         ));
@@ -436,7 +322,7 @@ pub fn teardown(c: &Container, tested_file: Option<&str>) -> Vec<Detail> {
     out
 }
 
-pub fn guard(kind: &GuardKind, protected: &Protected, before: bool) -> Vec<Detail> {
+fn guard(plan: &Plan, kind: &GuardKind, protected: &Protected, before: bool) -> Vec<Detail> {
     let when = if before { "before" } else { "after" };
     match kind {
         GuardKind::ProtectedUnchanged => {
@@ -464,10 +350,10 @@ pub fn guard(kind: &GuardKind, protected: &Protected, before: bool) -> Vec<Detai
             let mut out = vec![detail(
                 "hashes",
                 format!(
-                    "the schema of database {} in container {} as {} (`pg_dump --schema-only`, read-only) {when} the apply",
+                    "the schema of database {} as {} {} (`pg_dump --schema-only`) {when} the apply",
                     code(database),
-                    code(container),
-                    code(user)
+                    code(user),
+                    place(plan, container)
                 ),
             )];
             if !before {
@@ -475,54 +361,5 @@ pub fn guard(kind: &GuardKind, protected: &Protected, before: bool) -> Vec<Detai
             }
             out
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::describe_command;
-
-    fn words(command: &str) -> Option<(&'static str, &'static str)> {
-        describe_command(command).map(|(a, b)| (&*a.leak(), &*b.leak()))
-    }
-
-    #[test]
-    fn pg_dump_in_words() {
-        assert_eq!(
-            words("pg_dump -U directus -d directus -F c -Z 6"),
-            Some((
-                "pg_dump of database `directus` as `directus`",
-                "custom (for pg_restore), compression 6"
-            ))
-        );
-        assert_eq!(
-            words("pg_dump -Fc --dbname=app -t a -t b --schema-only"),
-            Some((
-                "pg_dump of database `app`",
-                "custom (for pg_restore), schema only, tables `a`, `b`"
-            ))
-        );
-        assert_eq!(
-            words("pg_dump -U app app"),
-            Some(("pg_dump of database `app` as `app`", "plain SQL"))
-        );
-    }
-
-    #[test]
-    fn psql_in_words() {
-        assert_eq!(
-            words("psql -U directus -d directus -tAF '|' -c 'SELECT 1'"),
-            Some((
-                "psql query `SELECT 1` on database `directus` as `directus`",
-                "rows only (no header or footer), unaligned, fields separated by `|`"
-            ))
-        );
-    }
-
-    #[test]
-    fn anything_else_is_shown_as_is() {
-        assert_eq!(words("echo hi"), None);
-        assert_eq!(words("pg_dump"), None, "no database named");
-        assert_eq!(words("psql -d app"), None, "no query");
     }
 }

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::apply::script;
+use crate::apply::step;
 use crate::diff::{Action, Diff};
 use crate::graph::{StepGraph, StepKind};
 use crate::observe::HostState;
@@ -196,7 +196,8 @@ pub fn view(
 
 type Preview = (Vec<describe::Detail>, Vec<String>, Vec<String>, Vec<String>);
 
-/// What a step would do, in words and as the commands the apply will build.
+/// What a step would do, in words, and the commands it would run, built by
+/// the same code as the apply's, with secrets masked.
 fn preview(
     plan: &Plan,
     graph: &StepGraph,
@@ -205,82 +206,45 @@ fn preview(
     id: &str,
     now: DateTime<Utc>,
 ) -> Preview {
-    let step = &graph.graph[graph.node(id).unwrap()];
-    let newest = |artefact: &str| -> String {
-        let a = &plan.artefacts[artefact];
-        let remade = diff
-            .get(&format!("artefact.{artefact}"))
-            .is_some_and(|c| c.action != Action::Noop);
-        let observed = states
-            .get(&a.host)
-            .and_then(|s| s.artefacts.get(artefact))
-            .and_then(|s| s.newest.as_ref())
-            .map(|f| f.path.clone());
-        match (remade, observed) {
-            (false, Some(p)) => p,
-            _ => a.path.render(now),
-        }
+    let produced = HashMap::new();
+    let inputs = step::Inputs {
+        plan,
+        graph,
+        diff,
+        states,
+        now,
+        produced: &produced,
     };
-    let (words, s) = match step.kind {
-        StepKind::Artefact => {
-            let a = &plan.artefacts[&step.resource];
+    let words = describe::step(&inputs, id);
+    let secrets: HashMap<String, Vec<(String, String)>> = plan
+        .containers
+        .values()
+        .map(|c| {
             (
-                describe::artefact(a, &a.path.render(now)),
-                script::artefact(plan, a, now),
+                c.name.clone(),
+                c.secrets
+                    .iter()
+                    .map(|(k, _)| (k.clone(), "********".to_string()))
+                    .collect(),
             )
-        }
-        StepKind::Container => {
-            let c = &plan.containers[&step.resource];
-            let file = c.restore.as_ref().map(|r| newest(&r.artefact));
-            let start = diff.get(id).is_some_and(|ch| ch.action == Action::Start);
-            let secrets = c
-                .secrets
-                .iter()
-                .map(|(k, _)| (k.clone(), "********".to_string()))
-                .collect();
-            (
-                describe::container(c, file.as_deref(), start),
-                script::container(plan, c, file.as_deref(), start, secrets),
-            )
-        }
-        StepKind::Check => {
-            let k = &plan.checks[&step.resource];
-            let snap = match &k.kind {
-                crate::plan::CheckKind::Rowcounts { artefact, .. } => Some(newest(artefact)),
-                _ => None,
-            };
-            (
-                describe::check(k, snap.as_deref()),
-                script::check(plan, k, snap.as_deref()),
-            )
-        }
-        StepKind::Teardown => {
-            let c = &plan.containers[&step.resource];
-            let tested = c
-                .restore
-                .as_ref()
-                .map(|r| format!("`{}`", newest(&r.artefact)));
-            (
-                describe::teardown(c, tested.as_deref()),
-                script::teardown(c),
-            )
-        }
-        StepKind::GuardBefore | StepKind::GuardAfter => {
-            let kind = &plan.guards[&step.resource].kind;
-            let protected = &plan.hosts[&step.host].protected;
-            let words = describe::guard(kind, protected, step.kind == StepKind::GuardBefore);
-            let s = match kind {
-                crate::plan::GuardKind::ProtectedUnchanged => script::protected_state(protected),
-                crate::plan::GuardKind::SchemaUnchanged {
-                    container,
-                    user,
-                    database,
-                } => script::schema_hash(container, user, database),
-            };
-            (words, s)
-        }
-    };
-    (words, s.commands, s.bookkeeping, s.masked)
+        })
+        .collect();
+    match step::build(&inputs, id, &secrets) {
+        Ok(s) => (words, s.commands, s.bookkeeping, s.masked),
+        Err(e) => (
+            {
+                let mut words = words;
+                words.push(describe::Detail {
+                    label: "cannot".into(),
+                    text: format!("run as the hosts are now: {e}"),
+                });
+                words
+            },
+            vec![format!("# cannot run: {e}")],
+            Vec::new(),
+            Vec::new(),
+        ),
+    }
 }
 
 /// A digest of the observed facts the plan depends on: a saved plan is
@@ -306,6 +270,25 @@ pub fn fingerprint(plan: &Plan, states: &HashMap<String, HostState>) -> String {
             }
         }
         if let Some(d) = &s.docker {
+            // Containers cutter does not own, as resolved: a saved plan is
+            // pinned to the exact containers it was reviewed against.
+            let mut refs: Vec<&str> = plan
+                .artefacts
+                .values()
+                .filter(|a| a.host == host.name)
+                .filter_map(|a| match &a.place {
+                    crate::plan::Place::External(r) => Some(r.as_str()),
+                    _ => None,
+                })
+                .collect();
+            refs.sort();
+            refs.dedup();
+            for r in refs {
+                match d.resolve(r) {
+                    Ok(x) => h.update(format!("external {r} {} {}\n", x.id, x.image_id)),
+                    Err(e) => h.update(format!("external {r} {e}\n")),
+                }
+            }
             for c in plan.containers.values().filter(|c| c.host == host.name) {
                 match d.container(&c.docker_name) {
                     Some(x) => h.update(format!("container {} {} {}\n", c.name, x.id, x.state)),
