@@ -332,7 +332,8 @@ impl<'a> Session<'a> {
                 }
             }
         }
-        let view = render::view(self.plan, &self.graph, &diff, &self.states, self.now);
+        let mut view = render::view(self.plan, &self.graph, &diff, &self.states, self.now);
+        view.target = target.map(str::to_string);
         Ok((diff, view))
     }
 
@@ -460,6 +461,7 @@ async fn apply_in(
                 path.display()
             ));
         }
+        check_contract(saved, &view, target.as_deref(), path)?;
         only = Some(
             saved
                 .hosts
@@ -640,4 +642,57 @@ async fn apply_in(
             failed.join("\n  ")
         ))
     }
+}
+
+/// A saved plan is a contract: the same target, the same steps, and for
+/// each step exactly the commands that were reviewed. Anything else (a
+/// different `--target`, a step added or removed, a command edited by hand
+/// or changed by a newer cutter) is refused.
+fn check_contract(
+    saved: &PlanView,
+    now: &PlanView,
+    target: Option<&str>,
+    path: &Path,
+) -> Result<()> {
+    let refuse = |what: String| {
+        Err(miette!(
+            code = "cutter::saved_plan_contract",
+            help = "run `cutter plan -o` again and review the new plan",
+            "the saved plan `{}` cannot be applied as reviewed: {what}",
+            path.display()
+        ))
+    };
+    if saved.target.as_deref() != target {
+        return refuse(format!(
+            "it was made for {}, this apply asks for {}",
+            saved
+                .target
+                .as_deref()
+                .map_or("the whole plan".to_string(), |t| format!("target `{t}`")),
+            target.map_or("the whole plan".to_string(), |t| format!("target `{t}`"))
+        ));
+    }
+    let steps = |v: &PlanView| -> std::collections::BTreeMap<String, (Vec<String>, Vec<String>)> {
+        v.hosts
+            .iter()
+            .flat_map(|h| h.changes.iter())
+            .map(|c| (c.step.clone(), (c.commands.clone(), c.bookkeeping.clone())))
+            .collect()
+    };
+    let (reviewed, current) = (steps(saved), steps(now));
+    for (step, commands) in &reviewed {
+        match current.get(step) {
+            None => return refuse(format!("step `{step}` would no longer run")),
+            Some(c) if c != commands => {
+                return refuse(format!(
+                    "the commands of step `{step}` differ from the reviewed ones"
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(step) = current.keys().find(|s| !reviewed.contains_key(*s)) {
+        return refuse(format!("step `{step}` was not reviewed"));
+    }
+    Ok(())
 }

@@ -35,6 +35,10 @@ pub struct PlanView {
     pub hosts: Vec<HostView>,
     /// The step graph as a mermaid flowchart.
     pub mermaid: String,
+    /// The `--target` the plan was made for, if any: a saved plan applies
+    /// only with the same target.
+    #[serde(default)]
+    pub target: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -180,6 +184,7 @@ pub fn view(
         summary,
         hosts,
         mermaid: graph.to_mermaid(),
+        target: None,
     }
 }
 
