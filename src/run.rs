@@ -174,6 +174,54 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
             );
             Ok(ExitStatus::Success)
         }
+        Command::Unlock { plan, host, yes } => {
+            let plan = load(&plan)?;
+            let h = plan.hosts.get(&host).ok_or_else(|| {
+                miette!(
+                    code = "cutter::unknown_host",
+                    "unknown host `{host}`: the plan declares {}",
+                    plan.hosts
+                        .keys()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+            let t = remote::connect(h).await?;
+            let result = async {
+                let Some(holder) = lock::holder_of(t.as_ref()).await? else {
+                    printer.status("Unlocked", &format!("host `{host}` holds no apply lock"));
+                    return Ok(ExitStatus::Success);
+                };
+                printer.status("Locked", &format!("host `{host}` by {holder}"));
+                if !yes {
+                    if !std::io::stdin().is_terminal() {
+                        return Err(miette!(
+                            code = "cutter::confirm",
+                            help = "pass `--yes` to remove it without a prompt",
+                            "refusing to remove the lock without confirmation: standard input is not a terminal"
+                        ));
+                    }
+                    eprint!("Remove this lock? Only if that apply is not running. Only `yes` is accepted: ");
+                    let _ = std::io::stderr().flush();
+                    let mut answer = String::new();
+                    std::io::stdin().read_line(&mut answer).into_diagnostic()?;
+                    if answer.trim() != "yes" {
+                        printer.status("Cancelled", "the lock stays");
+                        return Ok(ExitStatus::Failure);
+                    }
+                }
+                if lock::unlock(t.as_ref(), &holder).await? {
+                    printer.status("Unlocked", &format!("host `{host}` (was held by {holder})"));
+                    Ok(ExitStatus::Success)
+                } else {
+                    Err(miette!("the lock of host `{host}` changed hands meanwhile: nothing removed"))
+                }
+            }
+            .await;
+            t.close().await;
+            result
+        }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "cutter", &mut std::io::stdout());
             Ok(ExitStatus::Success)
@@ -422,7 +470,7 @@ async fn apply(
         session.now = t.with_timezone(&chrono::Utc);
     }
     let result = apply_in(
-        &session,
+        &mut session,
         saved.as_ref(),
         path,
         yes,
@@ -439,7 +487,7 @@ async fn apply(
 
 #[allow(clippy::too_many_arguments)]
 async fn apply_in(
-    session: &Session<'_>,
+    session: &mut Session<'_>,
     saved: Option<&PlanView>,
     path: &Path,
     yes: bool,
@@ -518,6 +566,56 @@ async fn apply_in(
             }
         }
     }
+
+    // Another apply may have run while this one waited for the lock (or
+    // between the plan and the lock): observe again under the lock, and
+    // apply only what is still missing, never more than was confirmed.
+    let confirmed: BTreeSet<String> = pending_steps(&view);
+    let fresh = match session.observe(printer).await {
+        Ok(()) => session.plan(target.as_deref()),
+        Err(e) => Err(e),
+    };
+    let (diff, view) = match fresh {
+        Ok((d, v)) => {
+            let now: BTreeSet<String> = pending_steps(&v);
+            let changed = v.observed_fingerprint != view.observed_fingerprint;
+            if changed && (saved.is_some() || !now.is_subset(&confirmed)) {
+                for l in &locked {
+                    lock::release(l.as_ref(), &holder).await;
+                }
+                return Err(miette!(
+                    code = "cutter::stale_plan",
+                    help = "run plan (or apply) again and review what is missing now",
+                    "the hosts changed before the lock was taken (another apply?): not applying what was not reviewed"
+                ));
+            }
+            if changed {
+                printer.status(
+                    "Re-observed",
+                    &format!(
+                        "the hosts changed while waiting for the lock: {} of {} confirmed step(s) remain",
+                        now.len(),
+                        confirmed.len()
+                    ),
+                );
+            }
+            if now.is_empty() {
+                for l in &locked {
+                    lock::release(l.as_ref(), &holder).await;
+                }
+                printer.status("Unchanged", "another apply already did everything");
+                return Ok(ExitStatus::Success);
+            }
+            (d, v)
+        }
+        Err(e) => {
+            for l in &locked {
+                lock::release(l.as_ref(), &holder).await;
+            }
+            return Err(e);
+        }
+    };
+    let _ = &view;
 
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
@@ -695,4 +793,12 @@ fn check_contract(
         return refuse(format!("step `{step}` was not reviewed"));
     }
     Ok(())
+}
+
+/// The steps a plan view would run.
+fn pending_steps(view: &PlanView) -> BTreeSet<String> {
+    view.hosts
+        .iter()
+        .flat_map(|h| h.changes.iter().map(|c| c.step.clone()))
+        .collect()
 }
