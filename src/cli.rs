@@ -89,6 +89,18 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Remove a host's apply lock left by an apply that cannot release it
+    /// (another machine, a lost connection); names the holder and asks first.
+    Unlock {
+        plan: PathBuf,
+        /// The plan's name for the host.
+        host: String,
+        #[command(flatten)]
+        inputs: Inputs,
+        /// Do not ask for confirmation.
+        #[arg(short, long)]
+        yes: bool,
+    },
     /// Render a JSON evidence report.
     Report {
         report: PathBuf,

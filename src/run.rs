@@ -232,6 +232,59 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
             }
             Ok(ExitStatus::Success)
         }
+        Command::Unlock {
+            plan,
+            host,
+            inputs,
+            yes,
+        } => {
+            let (plan, _) = load(&plan, &inputs, printer)?;
+            let h = plan.hosts.get(&host).ok_or_else(|| {
+                miette!(
+                    code = "cutter::unknown_host",
+                    "unknown host `{host}`: the plan declares {}",
+                    plan.hosts
+                        .keys()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+            let t = remote::connect(h).await?;
+            let result = async {
+                let Some(holder) = lock::holder_of(t.as_ref()).await? else {
+                    printer.status("Unlocked", &format!("host `{host}` holds no apply lock"));
+                    return Ok(ExitStatus::Success);
+                };
+                printer.status("Locked", &format!("host `{host}` by {holder}"));
+                if !yes {
+                    if !std::io::stdin().is_terminal() {
+                        return Err(miette!(
+                            code = "cutter::confirm",
+                            help = "pass `--yes` to remove it without a prompt",
+                            "refusing to remove the lock without confirmation: standard input is not a terminal"
+                        ));
+                    }
+                    eprint!("Remove this lock? Only if that apply is not running. Only `yes` is accepted: ");
+                    let _ = std::io::stderr().flush();
+                    let mut answer = String::new();
+                    std::io::stdin().read_line(&mut answer).into_diagnostic()?;
+                    if answer.trim() != "yes" {
+                        printer.status("Cancelled", "the lock stays");
+                        return Ok(ExitStatus::Failure);
+                    }
+                }
+                if lock::unlock(t.as_ref(), &holder).await? {
+                    printer.status("Unlocked", &format!("host `{host}` (was held by {holder})"));
+                    Ok(ExitStatus::Success)
+                } else {
+                    Err(miette!("the lock of host `{host}` changed hands meanwhile: nothing removed"))
+                }
+            }
+            .await;
+            t.close().await;
+            result
+        }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "cutter", &mut std::io::stdout());
             Ok(ExitStatus::Success)
@@ -469,7 +522,8 @@ impl<'a> Session<'a> {
                 }
             }
         }
-        let view = render::view(self.plan, &self.graph, &diff, &self.states, self.now);
+        let mut view = render::view(self.plan, &self.graph, &diff, &self.states, self.now);
+        view.target = target.map(str::to_string);
         Ok((diff, view))
     }
 
@@ -575,7 +629,7 @@ async fn apply(
         session.now = t.with_timezone(&chrono::Utc);
     }
     let result = apply_in(
-        &session,
+        &mut session,
         saved.as_ref(),
         path,
         yes,
@@ -592,7 +646,7 @@ async fn apply(
 
 #[allow(clippy::too_many_arguments)]
 async fn apply_in(
-    session: &Session<'_>,
+    session: &mut Session<'_>,
     saved: Option<&PlanView>,
     path: &Path,
     yes: bool,
@@ -614,6 +668,7 @@ async fn apply_in(
                 path.display()
             ));
         }
+        check_contract(saved, &view, target.as_deref(), path)?;
         only = Some(
             saved
                 .hosts
@@ -670,6 +725,56 @@ async fn apply_in(
             }
         }
     }
+
+    // Another apply may have run while this one waited for the lock (or
+    // between the plan and the lock): observe again under the lock, and
+    // apply only what is still missing, never more than was confirmed.
+    let confirmed: BTreeSet<String> = pending_steps(&view);
+    let fresh = match session.observe(printer).await {
+        Ok(()) => session.plan(target.as_deref()),
+        Err(e) => Err(e),
+    };
+    let (diff, view) = match fresh {
+        Ok((d, v)) => {
+            let now: BTreeSet<String> = pending_steps(&v);
+            let changed = v.observed_fingerprint != view.observed_fingerprint;
+            if changed && (saved.is_some() || !now.is_subset(&confirmed)) {
+                for l in &locked {
+                    lock::release(l.as_ref(), &holder).await;
+                }
+                return Err(miette!(
+                    code = "cutter::stale_plan",
+                    help = "run plan (or apply) again and review what is missing now",
+                    "the hosts changed before the lock was taken (another apply?): not applying what was not reviewed"
+                ));
+            }
+            if changed {
+                printer.status(
+                    "Re-observed",
+                    &format!(
+                        "the hosts changed while waiting for the lock: {} of {} confirmed step(s) remain",
+                        now.len(),
+                        confirmed.len()
+                    ),
+                );
+            }
+            if now.is_empty() {
+                for l in &locked {
+                    lock::release(l.as_ref(), &holder).await;
+                }
+                printer.status("Unchanged", "another apply already did everything");
+                return Ok(ExitStatus::Success);
+            }
+            (d, v)
+        }
+        Err(e) => {
+            for l in &locked {
+                lock::release(l.as_ref(), &holder).await;
+            }
+            return Err(e);
+        }
+    };
+    let _ = &view;
 
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
@@ -794,4 +899,82 @@ async fn apply_in(
             failed.join("\n  ")
         ))
     }
+}
+
+/// A saved plan is a contract: the same target, the same steps, and for
+/// each step exactly the commands that were reviewed. Anything else (a
+/// different `--target`, a step added or removed, a command edited by hand
+/// or changed by a newer cutter) is refused.
+fn check_contract(
+    saved: &PlanView,
+    now: &PlanView,
+    target: Option<&str>,
+    path: &Path,
+) -> Result<()> {
+    let refuse = |what: String| {
+        Err(miette!(
+            code = "cutter::saved_plan_contract",
+            help = "run `cutter plan -o` again and review the new plan",
+            "the saved plan `{}` cannot be applied as reviewed: {what}",
+            path.display()
+        ))
+    };
+    if saved.target.as_deref() != target {
+        return refuse(format!(
+            "it was made for {}, this apply asks for {}",
+            saved
+                .target
+                .as_deref()
+                .map_or("the whole plan".to_string(), |t| format!("target `{t}`")),
+            target.map_or("the whole plan".to_string(), |t| format!("target `{t}`"))
+        ));
+    }
+    let steps = |v: &PlanView| -> std::collections::BTreeMap<String, (Vec<String>, Vec<String>)> {
+        v.hosts
+            .iter()
+            .flat_map(|h| h.changes.iter())
+            .map(|c| (c.step.clone(), (c.commands.clone(), c.bookkeeping.clone())))
+            .collect()
+    };
+    let (reviewed, current) = (steps(saved), steps(now));
+    for (step, commands) in &reviewed {
+        match current.get(step) {
+            None => return refuse(format!("step `{step}` would no longer run")),
+            Some(c) if c != commands => {
+                return refuse(format!(
+                    "the commands of step `{step}` differ from the reviewed ones"
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(step) = current.keys().find(|s| !reviewed.contains_key(*s)) {
+        return refuse(format!("step `{step}` was not reviewed"));
+    }
+    // What the reviewer read: the words too (absent from older saved plans).
+    let words =
+        |v: &PlanView| -> std::collections::BTreeMap<String, Vec<render::describe::Detail>> {
+            v.hosts
+                .iter()
+                .flat_map(|h| h.changes.iter())
+                .map(|c| (c.step.clone(), c.description.clone()))
+                .collect()
+        };
+    let current_words = words(now);
+    for (step, said) in words(saved) {
+        if !said.is_empty() && current_words.get(&step) != Some(&said) {
+            return refuse(format!(
+                "the description of step `{step}` differs from the reviewed one"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The steps a plan view would run.
+fn pending_steps(view: &PlanView) -> BTreeSet<String> {
+    view.hosts
+        .iter()
+        .flat_map(|h| h.changes.iter().map(|c| c.step.clone()))
+        .collect()
 }

@@ -675,3 +675,30 @@ max_age = "1d"
         .status(0);
     assert_says(&run.stderr, "1 artefact(s)");
 }
+
+/// A persistent container whose name changes every day would leave
+/// yesterday's copy running unmentioned: refused, saying why.
+#[test]
+fn persistent_container_with_a_dated_name() {
+    let err = invalid(
+        r#"[hosts.here]
+local = true
+
+[containers.copy]
+name = "copy-{{ date }}"
+image = "postgres:16"
+lifecycle = "persistent"
+"#,
+    );
+    assert_says(
+        &err,
+        "persistent container `copy` has a name that changes with the date",
+    );
+    assert_says(&err, "yesterday's");
+    assert_points_at(
+        &err,
+        5,
+        r#"name = "copy-{{ date }}""#,
+        "`{{ date }}` or `{{ timestamp }}` here",
+    );
+}

@@ -64,8 +64,9 @@ impl Hb {
     fn rt_name(&self, date: &str) -> String {
         format!("{}-{date}", self.rt_base())
     }
-    fn dr_name(&self, date: &str) -> String {
-        format!("{}-{date}", self.dr_base())
+    /// The dry-run container keeps one name whatever the date.
+    fn dr_name(&self, _date: &str) -> String {
+        self.dr_base()
     }
 
     fn write_plan(&self, text: &str) {
@@ -1106,7 +1107,7 @@ fn hb08_plans_touching_production_names_are_refused_without_contacting_the_host(
         (
             "container named postgres",
             base.replacen(
-                &format!("name = \"{}-{{{{ date }}}}\"", hb.dr_base()),
+                &format!("name = \"{}\"", hb.dr_base()),
                 "name = \"postgres\"",
                 1,
             ),
@@ -1124,7 +1125,7 @@ fn hb08_plans_touching_production_names_are_refused_without_contacting_the_host(
         (
             "production volume",
             base.replacen(
-                &format!("volume = \"{}-{{{{ date }}}}-data\"", hb.dr_base()),
+                &format!("volume = \"{}-data\"", hb.dr_base()),
                 "volume = \"cutter-prod-pgdata\"",
                 1,
             ),

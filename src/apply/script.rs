@@ -146,6 +146,7 @@ cutter_reap() {{
     for p in $(docker top "$c" -eo pid,args 2>/dev/null | awk -v m=application_name=cutter-{nonce} 'index($0, m) {{ print $1 }}'); do kill -TERM "$p" 2>/dev/null || :; done
   done
   docker rm -f {VERIFY_PREFIX}{nonce} > /dev/null 2>&1 || :
+  rm -f -- "${{cutter_reg:-/nonexistent}}"
 }}
 trap 'cutter_reap; exit 129' HUP
 trap 'cutter_reap; exit 130' INT
@@ -156,6 +157,10 @@ head -c {input_len} > "$cutter_in"
 cutter_script={body}
 if command -v setsid > /dev/null 2>&1; then setsid sh -c "$cutter_script" cutter-step < "$cutter_in" & else sh -c "$cutter_script" cutter-step < "$cutter_in" & fi
 cutter_body=$!
+# Registered in the host's apply lock while it runs: the lock is not stale
+# while a step of its holder still runs.
+cutter_reg="{lock}/steps.$$"
+[ ! -d "{lock}" ] || : > "$cutter_reg" 2>/dev/null || :
 exec 3<&0
 {{ while IFS= read -r _; do :; done; kill -HUP $$ 2>/dev/null; }} <&3 > /dev/null 2>&1 &
 exec 3<&-
@@ -165,7 +170,7 @@ cutter_timer=$!
 cutter_rc=0
 wait "$cutter_body" || cutter_rc=$?
 kill "$cutter_life" "$cutter_timer" 2>/dev/null
-rm -f -- "$cutter_in"
+rm -f -- "$cutter_in" "$cutter_reg"
 # 127 would read as "no such command" to the SSH layer and lose the output.
 [ "$cutter_rc" -ne 127 ] || {{ echo "cutter: a command of the step was not found (exit 127)" >&2; cutter_rc=125; }}
 exit $cutter_rc
@@ -177,6 +182,7 @@ exit $cutter_rc
             },
             secs = timeout.as_secs().max(1),
             body = quote(&self.body()),
+            lock = crate::observe::probe::LOCK_DIR,
         )
     }
 }

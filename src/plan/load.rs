@@ -613,6 +613,22 @@ impl Loader<'_> {
         if let Some(r) = &c.restore {
             self.resource_ref(&r.artefact, &[Kind::Artefact]);
         }
+        if lifecycle == Lifecycle::Persistent {
+            for v in [&c.name, &c.volume, &c.network].into_iter().flatten() {
+                if self.template(v).is_some_and(|t| t.is_dated()) {
+                    self.diags
+                        .error(
+                            "dated_name",
+                            format!(
+                                "persistent container `{}` has a name that changes with the date",
+                                name.get_ref()
+                            ),
+                        )
+                        .label(v.span(), "`{{ date }}` or `{{ timestamp }}` here")
+                        .help("a persistent container must keep its name: with a date in it, every day would create another copy and forget yesterday's, which would keep running unmentioned; name it without the date (its labels and the report record when it was made)");
+                }
+            }
+        }
         let host = host?;
         let timeout = self
             .duration(c.timeout.as_ref())

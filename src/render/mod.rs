@@ -36,6 +36,10 @@ pub struct PlanView {
     pub hosts: Vec<HostView>,
     /// The step graph as a mermaid flowchart.
     pub mermaid: String,
+    /// The `--target` the plan was made for, if any: a saved plan applies
+    /// only with the same target.
+    #[serde(default)]
+    pub target: Option<String>,
     /// Variables set with `--var`/`--var-file` (name → value); a saved plan
     /// is applied with them. Absent when none were set.
     #[serde(default, skip_serializing_if = "indexmap::IndexMap::is_empty")]
@@ -190,6 +194,7 @@ pub fn view(
         summary,
         hosts,
         mermaid: graph.to_mermaid(),
+        target: None,
         vars: indexmap::IndexMap::new(),
     }
 }
