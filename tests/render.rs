@@ -226,3 +226,20 @@ fn in_sync_as_text() {
     let run = site.cutter_at(LATER, 0, &["plan", "plan.toml"]);
     assert_snapshot!(redact(&site, &run.stdout));
 }
+
+/// A plan with nothing to run but a conflict does not point at commands.
+#[test]
+fn a_plan_of_conflicts_only_has_no_commands_to_show() {
+    let site = Site::new(
+        "[hosts.here]\nlocal = true\n[artefacts.notes]\npath = \"{out}/notes.txt\"\ncommand = \"echo notes\"\n",
+    );
+    std::fs::create_dir_all(site.out()).unwrap();
+    std::fs::write(site.file("notes.txt"), "the operator's own\n").unwrap();
+    let run = site.cutter(1, &["plan", "plan.toml"]);
+    assert!(
+        run.stdout.contains("conflict artefact.notes"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("--verbose"), "{}", run.stdout);
+}

@@ -141,7 +141,7 @@ pub fn render(view: &PlanView, title: &str, shown: Shown) -> String {
             "_{omitted} more step(s) not detailed here; run `cutter plan --format json` for all of them._\n"
         );
     }
-    if shown.words && !commands && view.summary.pending() > 0 {
+    if shown.words && !commands && view.summary.pending() > view.summary.conflict {
         s.push_str("_The exact commands: `cutter plan --verbose`, or `--format json`._\n\n");
     }
     if view.mermaid.len() < 20_000 {

@@ -57,7 +57,7 @@ pub fn render(view: &PlanView, title: &str, shown: Shown) -> String {
         }
     }
     let _ = writeln!(s, "\n{bold}{}{bold:#}", view.summary.line());
-    if shown.words && !shown.commands && view.summary.pending() > 0 {
+    if shown.words && !shown.commands && view.summary.pending() > view.summary.conflict {
         let dim = Style::new().dimmed();
         let _ = writeln!(
             s,
