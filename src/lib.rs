@@ -12,6 +12,7 @@ pub mod clock;
 pub mod diff;
 pub mod exit_status;
 pub mod graph;
+pub mod man;
 pub mod observe;
 pub mod plan;
 pub mod printer;

@@ -212,21 +212,14 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
             Ok(ExitStatus::Success)
         }
         Command::Man { dir } => {
-            let cmd = Cli::command();
             match dir {
-                None => {
-                    let mut out = Vec::new();
-                    clap_mangen::Man::new(cmd)
-                        .render(&mut out)
-                        .into_diagnostic()?;
-                    printer.data(&String::from_utf8_lossy(&out));
-                }
+                None => printer.data(&String::from_utf8_lossy(
+                    &crate::man::page().into_diagnostic()?,
+                )),
                 Some(dir) => {
-                    std::fs::create_dir_all(&dir)
-                        .and_then(|()| clap_mangen::generate_to(cmd, &dir))
-                        .map_err(|e| {
-                            miette!("cannot write man pages to `{}`: {e}", dir.display())
-                        })?;
+                    crate::man::write_all(&dir).map_err(|e| {
+                        miette!("cannot write man pages to `{}`: {e}", dir.display())
+                    })?;
                     printer.status("Wrote", &format!("man pages to {}", dir.display()));
                 }
             }

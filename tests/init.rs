@@ -66,15 +66,22 @@ fn man_pages_are_generated_from_the_cli() {
     for text in [
         "\\-\\-verbose",
         "cutter\\-plan(1)",
-        "EXIT STATUS",
+        ".SH \"EXIT STATUS\"",
+        ".SH ENVIRONMENT",
         "CUTTER_LOCK_WAIT",
     ] {
         assert!(page.stdout.contains(text), "`{text}` in\n{}", page.stdout);
     }
+    assert!(!page.stdout.contains(".SH EXTRA"), "{}", page.stdout);
     site.cutter(0, &["man", "--dir", "man"]);
     let plan = std::fs::read_to_string(site.dir().join("man/cutter-plan.1")).unwrap();
     assert!(plan.contains(".TH cutter-plan 1"), "{plan}");
     assert!(plan.contains("\\-\\-detailed\\-exitcode"), "{plan}");
     assert!(plan.contains("\\-\\-var\\-file"), "{plan}");
     assert!(site.dir().join("man/cutter-init.1").is_file());
+    let main = std::fs::read_to_string(site.dir().join("man/cutter.1")).unwrap();
+    assert_eq!(
+        main, page.stdout,
+        "cutter.1 is the page `cutter man` prints"
+    );
 }
