@@ -39,6 +39,9 @@ pub struct PlanView {
     /// only with the same target.
     #[serde(default)]
     pub target: Option<String>,
+    /// Failures of earlier applies that still stand on the hosts.
+    #[serde(default)]
+    pub standing: Vec<crate::diff::Standing>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -185,6 +188,7 @@ pub fn view(
         hosts,
         mermaid: graph.to_mermaid(),
         target: None,
+        standing: diff.standing.clone(),
     }
 }
 
