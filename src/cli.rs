@@ -80,6 +80,10 @@ pub enum Command {
         /// Where the evidence report is written.
         #[arg(long, default_value = "cutter-reports")]
         report_dir: PathBuf,
+        /// Clear a standing failure of an earlier apply (a step id such as
+        /// `guard-after.production_untouched`), after dealing with it.
+        #[arg(long, value_name = "STEP")]
+        acknowledge: Vec<String>,
     },
     /// Exit 0 when the hosts match the plan, 2 when they drifted, 1 on error.
     Drift {

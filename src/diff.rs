@@ -61,6 +61,20 @@ pub struct Change {
 #[derive(Debug, Clone, Serialize)]
 pub struct Diff {
     pub changes: Vec<Change>,
+    /// Failures of earlier applies that still stand on the hosts.
+    pub standing: Vec<Standing>,
+}
+
+/// A failed guard, check or restore of an earlier apply, recorded on the
+/// host until it is dealt with.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Standing {
+    pub host: String,
+    pub step: String,
+    /// When it failed and why.
+    pub what: String,
+    /// How to clear it.
+    pub clear: String,
 }
 
 impl Diff {
@@ -122,6 +136,16 @@ pub fn diff(
         let step = &graph.graph[n];
         let (action, reasons) = match step.kind {
             StepKind::Artefact | StepKind::Container => actions[&step.id].clone(),
+            StepKind::Check
+                if states
+                    .get(&step.host)
+                    .is_some_and(|s| s.failures.contains_key(&step.id)) =>
+            {
+                (
+                    Action::Run,
+                    vec!["failed in an earlier apply: runs again, and clears the failure when it passes".into()],
+                )
+            }
             StepKind::Check => {
                 let check = &plan.checks[&step.resource];
                 match &check.own_container().map(str::to_string) {
@@ -161,7 +185,8 @@ pub fn diff(
             reasons,
         });
     }
-    Diff { changes }
+    let standing = standing(plan, states);
+    Diff { changes, standing }
 }
 
 /// When a file was taken: from its name if it carries a timestamp, else its mtime.
@@ -292,6 +317,13 @@ fn container_action(
     }
     match c.lifecycle {
         Lifecycle::Persistent => match existing {
+            Some(_) if host.failures.contains_key(&format!("container.{}", c.name)) => (
+                Action::Replace,
+                vec![format!(
+                    "making `{}` failed in an earlier apply: it is made again",
+                    c.docker_name
+                )],
+            ),
             None => (
                 Action::Create,
                 vec![format!("missing: no container `{}`", c.docker_name)],
@@ -378,4 +410,37 @@ pub fn external_problem(host: &HostState, place: &Place) -> Option<String> {
         )),
         Ok(_) => None,
     }
+}
+
+/// The standing failures of this plan's steps on its hosts.
+fn standing(plan: &Plan, states: &HashMap<String, HostState>) -> Vec<Standing> {
+    let mut out = Vec::new();
+    for host in plan.hosts.keys() {
+        let Some(state) = states.get(host) else {
+            continue;
+        };
+        for (step, record) in &state.failures {
+            let text = |k: &str| {
+                record
+                    .get(k)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let clear = if step.starts_with("guard") {
+                format!("investigate, then `cutter apply PLAN --acknowledge {step}`")
+            } else {
+                format!(
+                    "`cutter apply` runs `{step}` again and clears it when it passes (or `--acknowledge {step}`)"
+                )
+            };
+            out.push(Standing {
+                host: host.clone(),
+                step: step.clone(),
+                what: format!("failed at {}: {}", text("failed_at"), text("error")),
+                clear,
+            });
+        }
+    }
+    out
 }

@@ -165,18 +165,18 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
             target,
             lock_wait,
             report_dir,
+            acknowledge,
         } => {
-            apply(
-                &plan,
-                &inputs,
+            let opts = ApplyOptions {
+                inputs,
                 yes,
                 parallelism,
                 target,
                 lock_wait,
-                &report_dir,
-                printer,
-            )
-            .await
+                report_dir,
+                acknowledge,
+            };
+            apply(&plan, &opts, printer).await
         }
         Command::Report { report, format } => {
             let text = std::fs::read_to_string(&report)
@@ -530,9 +530,18 @@ impl<'a> Session<'a> {
         }
         let view = render::view(self.plan, &self.graph, &diff, &self.states, self.now);
         emit(&view, format, "cutter drift", false, printer);
-        if diff.has_changes() {
+        if diff.has_changes() || !diff.standing.is_empty() {
             for c in diff.pending() {
                 printer.status("Drift", &format!("{}: {}", c.step, c.reasons.join("; ")));
+            }
+            for f in &diff.standing {
+                printer.status(
+                    "Failed",
+                    &format!(
+                        "{} on {} {} (to clear: {})",
+                        f.step, f.host, f.what, f.clear
+                    ),
+                );
             }
             Ok(ExitStatus::Changes)
         } else {
@@ -547,19 +556,65 @@ impl<'a> Session<'a> {
     async fn close(&self) {
         futures::future::join_all(self.transports.values().map(|t| t.close())).await;
     }
+
+    /// Clear standing failures the operator dealt with; each must stand.
+    async fn acknowledge(&mut self, steps: &[String], printer: &Printer) -> Result<()> {
+        for step in steps {
+            let hosts: Vec<String> = self
+                .states
+                .iter()
+                .filter(|(_, s)| s.failures.contains_key(step))
+                .map(|(h, _)| h.clone())
+                .collect();
+            if hosts.is_empty() {
+                let standing: Vec<String> = self
+                    .states
+                    .values()
+                    .flat_map(|s| s.failures.keys().map(|k| format!("`{k}`")))
+                    .collect();
+                return Err(miette!(
+                    code = "cutter::acknowledge",
+                    "no standing failure `{step}` to acknowledge (standing: {})",
+                    if standing.is_empty() {
+                        "none".into()
+                    } else {
+                        standing.join(", ")
+                    }
+                ));
+            }
+            for h in hosts {
+                if !apply::failures::acknowledge(
+                    self.transports[&h].as_ref(),
+                    self.plan,
+                    std::slice::from_ref(step),
+                )
+                .await?
+                {
+                    return Err(miette!("cannot clear `{step}` on host `{h}`"));
+                }
+                if let Some(s) = self.states.get_mut(&h) {
+                    s.failures.remove(step);
+                }
+                printer.status("Acknowledged", &format!("{step} on {h}"));
+            }
+        }
+        Ok(())
+    }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn apply(
-    path: &Path,
-    inputs: &Inputs,
+/// What `cutter apply` was asked to do.
+struct ApplyOptions {
+    /// Variables (not with a saved plan, which carries its own).
+    inputs: Inputs,
     yes: bool,
     parallelism: usize,
     target: Option<String>,
     lock_wait: Option<Duration>,
-    report_dir: &Path,
-    printer: &Printer,
-) -> Result<ExitStatus> {
+    report_dir: PathBuf,
+    acknowledge: Vec<String>,
+}
+
+async fn apply(path: &Path, opts: &ApplyOptions, printer: &Printer) -> Result<ExitStatus> {
     // A saved plan names its plan file and what it expected to find.
     let saved: Option<PlanView> = if path.extension().is_some_and(|e| e == "json") {
         let text = std::fs::read_to_string(path)
@@ -589,7 +644,7 @@ async fn apply(
         .map_or(path.to_path_buf(), |v| PathBuf::from(&v.plan_file));
     let overrides = match &saved {
         Some(v) => {
-            if !inputs.is_empty() {
+            if !opts.inputs.is_empty() {
                 return Err(miette!(
                     code = "cutter::saved_plan",
                     help = "drop `--var`/`--var-file`, or plan again with the new values",
@@ -598,11 +653,11 @@ async fn apply(
             }
             VarOverrides::saved(&v.vars)
         }
-        None => VarOverrides::from_args(&inputs.vars, &inputs.var_files)?,
+        None => VarOverrides::from_args(&opts.inputs.vars, &opts.inputs.var_files)?,
     };
     let plan = plan::load_with(&plan_path, &overrides)?;
     warn_unused(&overrides, &plan_path, printer);
-    check_target(&plan, target.as_deref())?;
+    check_target(&plan, opts.target.as_deref())?;
     if let Some(v) = &saved
         && v.plan_sha256 != plan.sha256
     {
@@ -621,35 +676,29 @@ async fn apply(
         // Names made from `{{ timestamp }}` are the ones that were reviewed.
         session.now = t.with_timezone(&chrono::Utc);
     }
-    let result = apply_in(
-        &mut session,
-        saved.as_ref(),
-        path,
-        yes,
-        parallelism,
-        target,
-        lock_wait,
-        report_dir,
-        printer,
-    )
-    .await;
+    let result = apply_in(&mut session, saved.as_ref(), path, opts, printer).await;
     session.close().await;
     result
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn apply_in(
     session: &mut Session<'_>,
     saved: Option<&PlanView>,
     path: &Path,
-    yes: bool,
-    parallelism: usize,
-    target: Option<String>,
-    lock_wait: Option<Duration>,
-    report_dir: &Path,
+    opts: &ApplyOptions,
     printer: &Printer,
 ) -> Result<ExitStatus> {
     let plan = session.plan;
+    let target = opts.target.clone();
+    let (yes, parallelism, lock_wait, report_dir) = (
+        opts.yes,
+        opts.parallelism,
+        opts.lock_wait,
+        opts.report_dir.as_path(),
+    );
+    if !opts.acknowledge.is_empty() {
+        session.acknowledge(&opts.acknowledge, printer).await?;
+    }
     let (diff, view) = session.plan(target.as_deref())?;
     let mut only: Option<BTreeSet<String>> = None;
     if let Some(saved) = saved {
@@ -675,6 +724,9 @@ async fn apply_in(
         return Err(conflict_error(&diff));
     }
     if !diff.has_changes() {
+        if !diff.standing.is_empty() {
+            emit(&view, Format::Text, "cutter apply", false, printer);
+        }
         printer.status(
             "Unchanged",
             &format!(
@@ -816,6 +868,17 @@ async fn apply_in(
     };
     let outcomes = apply::run(&ctx, &opts).await;
     watcher.abort();
+    if let Ok(outcomes) = &outcomes {
+        let at = crate::clock::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        for t in session.transports.values() {
+            if let Err(e) = apply::failures::sync(t.as_ref(), plan, outcomes, &at).await {
+                eprintln!(
+                    "warning: cannot record failures on host `{}`: {e}",
+                    t.host()
+                );
+            }
+        }
+    }
     for t in &locked {
         lock::release(t.as_ref(), &holder).await;
     }
@@ -882,7 +945,7 @@ async fn apply_in(
             .collect();
         Err(miette!(
             code = "cutter::apply_failed",
-            help = "fix the cause and run apply again: it resumes with what is still missing",
+            help = "fix the cause and run apply again: it resumes with what is still missing; failed checks and guards stand on the host (see `cutter drift`) until they pass again or are acknowledged",
             "apply {}:\n  {}",
             if was_interrupted {
                 "interrupted"

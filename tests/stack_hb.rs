@@ -1093,6 +1093,20 @@ fn hb08_failed_check_tears_down_and_skips_the_dry_run() {
         !names.lines().any(|n| n == dr),
         "{dr} was created after a failed restore test"
     );
+
+    // the failure stands: drift says so and exits 2; plan shows how to clear it
+    let d = hb.expect(&["drift", "PLAN"], 2);
+    assert!(
+        d.stderr.contains("check.restore_dot_pair") && d.stderr.contains("failed at"),
+        "{}",
+        d.stderr
+    );
+    let p = hb.expect(&["plan", "PLAN"], 0);
+    assert!(p.stdout.contains("standing failures"), "{}", p.stdout);
+    // fixed: the check runs again, passes, and the failure is cleared
+    hb.write_plan(&hb.plan_text());
+    hb.apply(0);
+    hb.expect(&["drift", "PLAN"], 0);
     drop(hb);
 }
 
@@ -1227,6 +1241,37 @@ kind = "protected-unchanged"
         "failed"
     );
     assert_eq!(step(&report, "artefact.slow")["status"], "ok");
+
+    // the failed guard stands: the next apply does not forget it, drift exits
+    // 2 until an operator acknowledges it
+    let r = hb.expect(&["apply", "PLAN", "--yes", "--lock-wait", "10m"], 0);
+    assert!(r.stdout.contains("standing failures"), "{}", r.stdout);
+    let d = hb.expect(&["drift", "PLAN"], 2);
+    assert!(
+        d.stderr.contains("guard-after.production_untouched")
+            && d.stderr
+                .contains("--acknowledge guard-after.production_untouched"),
+        "{}",
+        d.stderr
+    );
+    hb.expect(
+        &["apply", "PLAN", "--yes", "--acknowledge", "nothing.here"],
+        1,
+    );
+    let r = hb.expect(
+        &[
+            "apply",
+            "PLAN",
+            "--yes",
+            "--lock-wait",
+            "10m",
+            "--acknowledge",
+            "guard-after.production_untouched",
+        ],
+        0,
+    );
+    assert!(r.stderr.contains("Acknowledged"), "{}", r.stderr);
+    hb.expect(&["drift", "PLAN"], 0);
 }
 
 /// The restore-test evidence cutter leaves beside a backup on the host.

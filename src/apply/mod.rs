@@ -10,6 +10,7 @@
 //!    reading;
 //! 4. release the locks; the caller re-observes and writes the report.
 
+pub mod failures;
 pub mod lock;
 pub mod script;
 pub mod step;

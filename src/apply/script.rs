@@ -578,6 +578,7 @@ pub fn container(
     c: &Container,
     restore_file: Option<&str>,
     start_only: bool,
+    replace: bool,
     secrets: Vec<(String, String)>,
 ) -> Script {
     let managed = quote(&format!("{MANAGED_LABEL}=true"));
@@ -587,8 +588,9 @@ pub fn container(
         s.commands.push(own_lookup("cid", &c.docker_name));
         s.commands.push("docker start \"$cid\" > /dev/null".into());
     } else {
-        if c.lifecycle == Lifecycle::Ephemeral {
-            // A leftover of an interrupted test: cutter's own, found by label.
+        if c.lifecycle == Lifecycle::Ephemeral || replace {
+            // A leftover of an interrupted test, or a copy being made again:
+            // cutter's own, found by label.
             s.commands.push(format!(
                 "{}; [ -z \"$old\" ] || docker rm -f -v $old > /dev/null",
                 own_ids("old", &c.docker_name)

@@ -138,6 +138,7 @@ pub fn build(
                 c,
                 file.as_deref(),
                 action == Some(Action::Start),
+                action == Some(Action::Replace),
                 secrets.get(&c.name).cloned().unwrap_or_default(),
             )
         }

@@ -29,6 +29,8 @@ pub struct HostState {
     pub docker: Option<DockerState>,
     /// Who holds the host's apply lock, if anyone.
     pub lock: Option<String>,
+    /// Failures of earlier applies that still stand, by step id.
+    pub failures: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -283,6 +285,16 @@ fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState, String> {
                 ));
             }
             "L" if n == 2 => state.lock = Some(rec[1].clone()),
+            "F" if n == 3 => {
+                // `<plan>.<step>.json`, where the step id is `kind.name`.
+                let step = rec[1]
+                    .strip_suffix(".json")
+                    .and_then(|s| s.split_once('.'))
+                    .map(|(_, step)| step.to_string());
+                if let (Some(step), Ok(v)) = (step, serde_json::from_str(&rec[2])) {
+                    state.failures.insert(step, v);
+                }
+            }
             other => return Err(format!("unexpected probe record `{other}`")),
         }
     }

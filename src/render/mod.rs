@@ -40,6 +40,9 @@ pub struct PlanView {
     /// only with the same target.
     #[serde(default)]
     pub target: Option<String>,
+    /// Failures of earlier applies that still stand on the hosts.
+    #[serde(default)]
+    pub standing: Vec<crate::diff::Standing>,
     /// Variables set with `--var`/`--var-file` (name → value); a saved plan
     /// is applied with them. Absent when none were set.
     #[serde(default, skip_serializing_if = "indexmap::IndexMap::is_empty")]
@@ -195,6 +198,7 @@ pub fn view(
         hosts,
         mermaid: graph.to_mermaid(),
         target: None,
+        standing: diff.standing.clone(),
         vars: indexmap::IndexMap::new(),
     }
 }
