@@ -80,6 +80,10 @@ pub enum Command {
         /// Where the evidence report is written.
         #[arg(long, default_value = "cutter-reports")]
         report_dir: PathBuf,
+        /// Sign the evidence report with this SSH private key (`ssh-keygen -Y
+        /// sign`); the signature travels with the report's copy on the host.
+        #[arg(long, value_name = "KEY", env = "CUTTER_SIGN_KEY")]
+        sign_key: Option<PathBuf>,
         /// Clear a standing failure of an earlier apply (a step id such as
         /// `guard-after.production_untouched`), after dealing with it.
         #[arg(long, value_name = "STEP")]
@@ -110,6 +114,10 @@ pub enum Command {
         report: PathBuf,
         #[arg(long, value_enum, default_value = "markdown")]
         format: ReportFormat,
+        /// Verify the report's signature (`REPORT.sig`) against an
+        /// allowed-signers file (`ssh-keygen -Y verify` format).
+        #[arg(long, value_name = "ALLOWED_SIGNERS")]
+        verify: Option<PathBuf>,
     },
     /// Print the JSON Schema of plan files.
     Schema,

@@ -21,3 +21,4 @@ pub mod render;
 pub mod report;
 pub mod run;
 pub mod shell;
+pub mod signature;

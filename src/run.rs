@@ -165,6 +165,7 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
             target,
             lock_wait,
             report_dir,
+            sign_key,
             acknowledge,
         } => {
             let opts = ApplyOptions {
@@ -174,11 +175,24 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
                 target,
                 lock_wait,
                 report_dir,
+                sign_key,
                 acknowledge,
             };
             apply(&plan, &opts, printer).await
         }
-        Command::Report { report, format } => {
+        Command::Report {
+            report,
+            format,
+            verify,
+        } => {
+            if let Some(allowed) = &verify {
+                let who = crate::signature::verify(&report, allowed)?;
+                printer.status(
+                    "Verified",
+                    &format!("{} was signed by `{who}`", report.display()),
+                );
+                return Ok(ExitStatus::Success);
+            }
             let text = std::fs::read_to_string(&report)
                 .map_err(|e| miette!("cannot read `{}`: {e}", report.display()))?;
             let r: report::Report = serde_json::from_str(&text)
@@ -611,6 +625,7 @@ struct ApplyOptions {
     target: Option<String>,
     lock_wait: Option<Duration>,
     report_dir: PathBuf,
+    sign_key: Option<PathBuf>,
     acknowledge: Vec<String>,
 }
 
@@ -861,6 +876,8 @@ async fn apply_in(
         now: session.now,
         printer,
     };
+    let acknowledged = opts.acknowledge.clone();
+    let sign_key = opts.sign_key.clone();
     let opts = apply::Options {
         parallelism,
         only,
@@ -906,8 +923,18 @@ async fn apply_in(
         &started.to_rfc3339(),
         &finished.to_rfc3339(),
         was_interrupted,
+        finished,
     );
     r.not_done.extend(unobserved);
+    r.operator = holder.clone();
+    r.acknowledged = acknowledged;
+    for h in &mut r.hosts {
+        if let Some(t) = session.transports.get(&h.name) {
+            h.identity = t.identity().await;
+        }
+    }
+    let after_diff = diff::diff(plan, &session.graph, &after, finished);
+    r.standing_failures = after_diff.standing;
     let stem = plan
         .file
         .file_stem()
@@ -919,6 +946,38 @@ async fn apply_in(
         "Report",
         &format!("{} and {}", md.display(), json.display()),
     );
+    let sig = match &sign_key {
+        Some(key) => {
+            let sig = crate::signature::sign(&json, key)?;
+            printer.status("Signed", &format!("{}", sig.display()));
+            Some(sig)
+        }
+        None => None,
+    };
+    // A copy of the evidence stays on each host, beside its artefacts.
+    for (name, t) in &session.transports {
+        let dirs: BTreeSet<String> = after
+            .get(name)
+            .map(|s| {
+                s.artefacts
+                    .values()
+                    .filter_map(|a| a.newest.as_ref())
+                    .filter_map(|f| f.path.rsplit_once('/').map(|(d, _)| d.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for dir in dirs {
+            let file = format!("cutter-report-{stem}-{stamp}.json");
+            match report::copy_to_host(t.as_ref(), plan, name, &dir, &file, &json, sig.as_deref())
+                .await
+            {
+                Ok(()) => printer.status("Kept", &format!("a copy on {name} in {dir}/{file}")),
+                Err(e) => {
+                    eprintln!("warning: cannot keep a copy of the report on host `{name}`: {e}")
+                }
+            }
+        }
+    }
     let total: f64 = outcomes.iter().map(|o| o.seconds).sum();
     printer.line(&format!(
         "{:>12} {} step(s), {:.2}s of step time, {:.2}s wall",

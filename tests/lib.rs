@@ -4,6 +4,7 @@ mod test;
 
 mod boundary;
 mod diagnostics;
+mod evidence;
 mod faults;
 mod init;
 mod inputs;

@@ -55,6 +55,8 @@ pub struct StepOutcome {
     /// For checks and guards: what was expected and what was seen.
     pub evidence: Vec<String>,
     pub error: Option<String>,
+    /// The typed operations this step sent into containers cutter does not own.
+    pub production_ops: Vec<String>,
 }
 
 pub struct Options {
@@ -163,7 +165,8 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
                 &format!("{} on {}", step.id, step.host),
             );
             let transport = ctx.transports[&step.host].clone();
-            let base = outcome(ctx, &step.id, Status::Ok, 0.0, None);
+            let mut base = outcome(ctx, &step.id, Status::Ok, 0.0, None);
+            base.production_ops = job.production_ops.clone();
             running.insert(
                 n,
                 Running {
@@ -314,6 +317,7 @@ fn outcome(
         results: BTreeMap::new(),
         evidence: Vec::new(),
         error,
+        production_ops: Vec::new(),
     }
 }
 

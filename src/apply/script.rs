@@ -323,6 +323,16 @@ fn typed(exec: &Exec, argv: &[String], timeout: Duration, s: &mut Script) -> Str
 /// `cd -P`, and every later write uses a name relative to it.
 const ENTER_FN: &str = "cutter_enter() { cutter_dir=$(realpath -m -- \"$1\") || exit 1; shift; for p in \"$@\"; do rp=$(realpath -m -- \"$p\"); case \"$cutter_dir/\" in \"${rp%/}/\"*) echo \"refusing to write in $cutter_dir: it resolves under protected path $p\" >&2; exit 5;; esac; done; mkdir -p -- \"$cutter_dir\" && cd -P -- \"$cutter_dir\" && [ \"$(pwd -P)\" = \"$cutter_dir\" ] || { echo \"cannot enter $cutter_dir\" >&2; exit 5; }; }";
 
+/// The definition of `cutter_enter`, for scripts built elsewhere.
+pub fn enter_fn() -> &'static str {
+    ENTER_FN
+}
+
+/// `cutter_enter DIR PROTECTED...`, for scripts built elsewhere.
+pub fn enter_cmd(dir: &str, protected: &Protected) -> String {
+    enter(dir, protected)
+}
+
 /// `cutter_enter DIR PROTECTED...` (see [`ENTER_FN`]).
 fn enter(dir: &str, protected: &Protected) -> String {
     let mut s = format!("cutter_enter {}", quote(dir));
@@ -425,8 +435,9 @@ pub fn artefact(
     let static_part = manifest[..manifest.len() - 1]
         .replace('\\', "\\\\")
         .replace('%', "%%");
-    let manifest_fmt =
-        format!("{static_part},\"sha256\":\"%s\",\"size\":%s,\"toc_entries\":%s,\"inode\":%s}}\\n");
+    let manifest_fmt = format!(
+        "{static_part},\"sha256\":\"%s\",\"size\":%s,\"toc_entries\":%s,\"inode\":%s,\"lines\":%s,\"versions\":\"%s\"}}\\n"
+    );
 
     let mut s = Script {
         progress_file: Some(format!("{dir}/{tmp}")),
@@ -450,7 +461,7 @@ pub fn artefact(
             "size=$(stat -c %s -- {q_tmp}); [ \"$size\" -ge {min} ] || {{ echo \"output is $size bytes, below min_size {min}\" >&2; exit 3; }}"
         ));
     }
-    s.commands.push("toc=null".into());
+    s.commands.push("toc=null; dumped=".into());
     match (&a.producer, &a.verify) {
         (Producer::Command { .. }, Some(verify)) => {
             let run = match exec {
@@ -473,7 +484,7 @@ pub fn artefact(
                 _ => "\"$(docker inspect -f '{{.Image}}' \"$cid\")\"".into(),
             };
             s.commands.push(format!(
-                "toc=$(docker run --rm -i --network none --read-only --name {} --label {} --label cutter.role=verify --entrypoint timeout {image} -k 10 {} pg_restore --list < {q_tmp} | grep -c -v -e '^;' -e '^$') || {{ echo 'format check `pg_restore --list` (in a throw-away container) rejected the dump' >&2; exit 4; }}",
+                "list=$(docker run --rm -i --network none --read-only --name {} --label {} --label cutter.role=verify --entrypoint timeout {image} -k 10 {} pg_restore --list < {q_tmp}) || {{ echo 'format check `pg_restore --list` (in a throw-away container) rejected the dump' >&2; exit 4; }}; toc=$(printf '%s\n' \"$list\" | grep -c -v -e '^;' -e '^$' || :); dumped=$(printf '%s\n' \"$list\" | sed -n -e 's/^;[[:space:]]*Dumped from database version: */server /p' -e 's/^;[[:space:]]*Dumped by pg_dump version: */pg_dump /p' | tr '\n' ' ')",
                 quote(&format!("{VERIFY_PREFIX}{nonce}")),
                 quote(&format!("{MANAGED_LABEL}=true")),
                 a.timeout.as_secs().max(1),
@@ -500,7 +511,7 @@ pub fn artefact(
     }
     let json_tmp = here(&format!(".{name}.cutter.json.cutter-tmp"));
     s.commands.push(format!(
-        "printf {} \"$sha\" \"$size\" \"$toc\" \"$(stat -c %i -- {q_tmp})\" > {json_tmp} && mv -f -- {json_tmp} {}",
+        "lines=$(wc -l < {q_tmp}); printf {} \"$sha\" \"$size\" \"$toc\" \"$(stat -c %i -- {q_tmp})\" \"$lines\" \"${{dumped% }}\" > {json_tmp} && mv -f -- {json_tmp} {}",
         quote(&manifest_fmt),
         here(&format!("{name}.cutter.json"))
     ));
@@ -513,7 +524,7 @@ pub fn artefact(
     s.bookkeeping.push(sums_rewrite(name, true));
     s.bookkeeping.push(sums_unlock());
     s.bookkeeping.push(format!(
-        "printf 'cutter:path=%s\\ncutter:sha256=%s\\ncutter:size=%s\\ncutter:toc_entries=%s\\n' {} \"$sha\" \"$size\" \"$toc\"",
+        "printf 'cutter:path=%s\\ncutter:sha256=%s\\ncutter:size=%s\\ncutter:toc_entries=%s\\ncutter:lines=%s\\ncutter:versions=%s\\n' {} \"$sha\" \"$size\" \"$toc\" \"$lines\" \"${{dumped% }}\"",
         quote(&path)
     ));
     s

@@ -83,4 +83,9 @@ impl Transport for Local {
     async fn run_held(&self, command: &str, input: Vec<u8>) -> Result<Output, RemoteError> {
         self.spawn(command, Some(input), true).await
     }
+
+    async fn identity(&self) -> Option<String> {
+        let host = std::fs::read_to_string("/etc/hostname").ok()?;
+        Some(format!("local machine {}", host.trim()))
+    }
 }

@@ -103,6 +103,12 @@ pub trait Transport: Send + Sync {
     /// is dropped or cutter dies, it closes and the host ends the step.
     async fn run_held(&self, command: &str, input: Vec<u8>) -> Result<Output, RemoteError>;
 
+    /// What identifies the host for an auditor (for SSH: the fingerprints
+    /// of its host keys that `known_hosts` trusted).
+    async fn identity(&self) -> Option<String> {
+        None
+    }
+
     /// Close connections; called once at exit.
     async fn close(&self) {}
 }
