@@ -113,10 +113,11 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
             out,
             target,
             detailed_exitcode,
+            verify,
         } => {
             let (plan, overrides) = load(&plan, &inputs, printer)?;
             check_target(&plan, target.as_deref())?;
-            let session = Session::open(&plan, printer).await?;
+            let session = Session::open(&plan, printer, verify_mode(verify)).await?;
             let result = async {
                 let (diff, mut view) = session.plan(target.as_deref())?;
                 view.vars = overrides.values();
@@ -150,9 +151,10 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
             plan,
             inputs,
             format,
+            verify,
         } => {
             let (plan, _) = load(&plan, &inputs, printer)?;
-            let session = Session::open(&plan, printer).await?;
+            let session = Session::open(&plan, printer, verify_mode(verify)).await?;
             let result = session.drift(format, printer);
             session.close().await;
             result
@@ -410,10 +412,24 @@ struct Session<'a> {
     transports: HashMap<String, Arc<dyn Transport>>,
     states: HashMap<String, HostState>,
     now: chrono::DateTime<chrono::Utc>,
+    /// Which artefacts observation hashes in full.
+    verify: observe::Verify,
+}
+
+fn verify_mode(all: bool) -> observe::Verify {
+    if all {
+        observe::Verify::All
+    } else {
+        observe::Verify::AsNeeded
+    }
 }
 
 impl<'a> Session<'a> {
-    async fn open(plan: &'a Plan, printer: &Printer) -> Result<Session<'a>> {
+    async fn open(
+        plan: &'a Plan,
+        printer: &Printer,
+        verify: observe::Verify,
+    ) -> Result<Session<'a>> {
         let graph = StepGraph::build(plan);
         let hosts = plan.used_hosts();
         let connected: Vec<_> = futures::stream::iter(hosts.iter().map(|h| remote::connect(h)))
@@ -438,6 +454,7 @@ impl<'a> Session<'a> {
             transports,
             states: HashMap::new(),
             now: crate::clock::now(),
+            verify,
         };
         if let Some(e) = first_error {
             session.close().await;
@@ -461,7 +478,7 @@ impl<'a> Session<'a> {
         let results: Vec<_> = futures::stream::iter(
             hosts
                 .iter()
-                .map(|(_, t)| observe::observe(plan, t.as_ref())),
+                .map(|(_, t)| observe::observe(plan, t.as_ref(), self.verify)),
         )
         .buffered(HOST_CONCURRENCY)
         .collect()
@@ -684,7 +701,7 @@ async fn apply(path: &Path, opts: &ApplyOptions, printer: &Printer) -> Result<Ex
             plan_path.display()
         ));
     }
-    let mut session = Session::open(&plan, printer).await?;
+    let mut session = Session::open(&plan, printer, observe::Verify::AsNeeded).await?;
     if let Some(v) = &saved
         && let Ok(t) = chrono::DateTime::parse_from_rfc3339(&v.generated_at)
     {
@@ -905,7 +922,7 @@ async fn apply_in(
     let mut after = HashMap::new();
     let mut unobserved = Vec::new();
     for (name, t) in &session.transports {
-        match observe::observe(plan, t.as_ref()).await {
+        match observe::observe(plan, t.as_ref(), observe::Verify::AsNeeded).await {
             Ok(state) => {
                 after.insert(name.clone(), state);
             }
