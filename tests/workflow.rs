@@ -120,6 +120,10 @@ impl Repo {
         );
         ctx.insert("github.event.pull_request.number", "7".into());
         ctx.insert("github.token", "not-a-token".into());
+        ctx.insert(
+            "github.workflow_ref",
+            "ops/plans/.github/workflows/cutter.yml@refs/pull/7/merge".into(),
+        );
         let repo = Repo { dir, ctx };
         repo.write_plan("a-backup", "a");
         repo.write_plan("c-notes", "c");
@@ -202,15 +206,38 @@ fn make_executable(p: &Path) {
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-/// The GitHub CLI's part: `gh api` lists the pull request's comments from
-/// `$FAKE_GH_DIR/comments.json` (one JSON array per page) and records
-/// every call in `gh.log`, with what it was given on standard input.
+/// The GitHub CLI's part, recording every call in `gh.log`:
+/// - `gh api` lists the pull request's comments from
+///   `$FAKE_GH_DIR/comments.json` (one JSON array per page) and keeps what
+///   it is given on standard input in `gh.input`;
+/// - `gh run list ... --jq EXPR` applies EXPR with the real jq to
+///   `$FAKE_GH_DIR/runs.json`;
+/// - `gh run download RUN --name NAME --dir DIR` copies
+///   `$FAKE_GH_DIR/artifacts/RUN/NAME/*` into DIR.
 const FAKE_GH: &str = r#"#!/bin/sh
 log="$FAKE_GH_DIR/gh.log"
 printf 'gh %s\n' "$*" >> "$log"
 case "$*" in
   *"--input -"*) cat > "$FAKE_GH_DIR/gh.input" ;;
   "api --paginate "*) cat "$FAKE_GH_DIR/comments.json" ;;
+  "run list "*)
+    expr=.
+    while [ $# -gt 0 ]; do
+      if [ "$1" = --jq ]; then expr=$2; fi
+      shift
+    done
+    jq -r "$expr" "$FAKE_GH_DIR/runs.json"
+    ;;
+  "run download "*)
+    run=$3; name=; dir=.
+    while [ $# -gt 0 ]; do
+      case "$1" in --name) name=$2 ;; --dir) dir=$2 ;; esac
+      shift
+    done
+    src="$FAKE_GH_DIR/artifacts/$run/$name"
+    [ -d "$src" ] || { echo "no artifact $name in run $run" >&2; exit 1; }
+    mkdir -p "$dir" && cp "$src"/* "$dir"/
+    ;;
   *) echo "fake gh: unexpected call: $*" >&2; exit 1 ;;
 esac
 "#;
@@ -366,6 +393,56 @@ fn apply_on_merge_applies_every_reviewed_plan_and_collects_failures() {
         "{}",
         r.stdout
     );
+}
+
+/// On merge, the saved plans of the pull request's last successful review
+/// are fetched from that run, then applied.
+#[test]
+fn apply_on_merge_fetches_the_reviewed_plans_of_the_last_successful_run() {
+    let repo = Repo::new();
+    repo.expect("plan", "plan", 0);
+    let temp = repo.dir.path().join("temp");
+    let artifact = temp.join("artifacts/4242/cutter-saved-plans");
+    std::fs::create_dir_all(&artifact).unwrap();
+    for f in std::fs::read_dir(repo.ws().join("cutter-out/saved")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, artifact.join(f.file_name().unwrap())).unwrap();
+    }
+    std::fs::remove_dir_all(repo.ws().join("cutter-out")).unwrap();
+
+    // no successful review of this commit: nothing is applied
+    std::fs::write(temp.join("runs.json"), "[]").unwrap();
+    let r = repo.expect("apply", "fetch", 1);
+    assert!(
+        r.stdout.contains("no successful review of 0123456789ab"),
+        "{}",
+        r.stdout
+    );
+
+    std::fs::write(temp.join("runs.json"), "[{\"databaseId\": 4242}]").unwrap();
+    let r = repo.expect("apply", "fetch", 0);
+    assert!(
+        r.stdout.contains("saved plans of run 4242:"),
+        "{}",
+        r.stdout
+    );
+    let log = std::fs::read_to_string(temp.join("gh.log")).unwrap();
+    let head = repo.ctx["github.event.pull_request.head.sha"].clone();
+    assert!(
+        log.contains(&format!(
+            "gh run list --repo ops/plans --workflow cutter.yml --commit {head} --event pull_request --status success"
+        )),
+        "{log}"
+    );
+    assert!(
+        log.contains(
+            "gh run download 4242 --repo ops/plans --name cutter-saved-plans --dir cutter-out/saved"
+        ),
+        "{log}"
+    );
+    repo.expect("apply", "apply", 0);
+    assert_eq!(repo.read("out/a.txt"), "a\n");
+    assert_eq!(repo.read("out/c.txt"), "c\n");
 }
 
 #[test]
