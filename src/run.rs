@@ -356,19 +356,22 @@ fn check_target(plan: &Plan, target: Option<&str>) -> Result<()> {
     if StepGraph::build(plan).main(t).is_some() {
         return Ok(());
     }
-    let names: Vec<String> = plan
+    let valid: Vec<&str> = plan
         .artefacts
         .keys()
         .chain(plan.containers.keys())
         .chain(plan.checks.keys())
-        .map(|n| format!("`{n}`"))
+        .map(String::as_str)
         .collect();
+    let names: Vec<String> = valid.iter().map(|n| format!("`{n}`")).collect();
+    let close = plan::vars::did_you_mean(t, valid.iter().copied())
+        .map_or(String::new(), |c| format!("did you mean `{c}`? "));
     Err(miette!(
         code = "cutter::unknown_target",
         help = if names.is_empty() {
             "the plan declares no artefact, container or check".to_string()
         } else {
-            format!("valid targets: {}", names.join(", "))
+            format!("{close}valid targets: {}", names.join(", "))
         },
         "unknown target `{t}`: no artefact, container or check of that name in `{}`",
         plan.file.display()

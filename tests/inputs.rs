@@ -117,7 +117,10 @@ fn an_unknown_var_is_refused_naming_the_declared_ones() {
     let site = Site::new(VARS);
     let run = site.cutter(1, &["validate", "plan.toml", "--var", "ot=/tmp/x"]);
     assert_says(&run.stderr, "unknown variable `ot` set with `--var`");
+    assert_says(&run.stderr, "did you mean `out`?");
     assert_says(&run.stderr, "declares `out`, `name`");
+    let run = site.cutter(1, &["validate", "plan.toml", "--var", "zzz=1"]);
+    assert_never_says(&run.stderr, "did you mean");
     let run = site.cutter(1, &["validate", "plan.toml", "--var", "no-equals-sign"]);
     assert_says(&run.stderr, "expected NAME=VALUE");
 }
@@ -240,7 +243,10 @@ fn an_unknown_target_is_refused_before_any_host_is_contacted() {
         assert_says(&run.stderr, "valid targets: `alpha`, `beta`");
         assert_never_says(&run.stderr, "Observed");
         assert_never_says(&run.stderr, "far");
+        assert_never_says(&run.stderr, "did you mean");
     }
+    let run = site.cutter(1, &["plan", "plan.toml", "--target", "alpah"]);
+    assert_says(&run.stderr, "did you mean `alpha`?");
 }
 
 /// A usage error exits 1 like any bad input, not 2 ("drift").

@@ -196,11 +196,18 @@ impl Loader<'_> {
                     "unknown_var",
                     format!("unknown variable `{name}` set with {origin}"),
                 )
-                .help(if declared.is_empty() {
-                    "the plan declares no variables: add it to `[vars]` first".to_string()
-                } else {
-                    format!("the plan's `[vars]` declares {}", declared.join(", "))
-                });
+                .help(
+                    match vars::did_you_mean(&name, vars.keys().map(|k| k.get_ref().as_str())) {
+                        Some(close) => format!(
+                            "did you mean `{close}`? The plan's `[vars]` declares {}",
+                            declared.join(", ")
+                        ),
+                        None if declared.is_empty() => {
+                            "the plan declares no variables: add it to `[vars]` first".to_string()
+                        }
+                        None => format!("the plan's `[vars]` declares {}", declared.join(", ")),
+                    },
+                );
         }
     }
 

@@ -70,6 +70,26 @@ pub fn parse_assignment(text: &str) -> Result<(String, String), String> {
     }
 }
 
+/// The candidate closest to `name`, when it is close enough to be a typo.
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| {
+            // One edit away is close for short names, where Jaro-Winkler is harsh.
+            let one_edit = strsim::levenshtein(name, c) <= 1;
+            (
+                strsim::jaro_winkler(name, c).max(if one_edit { 0.9 } else { 0.0 }),
+                c,
+            )
+        })
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name
