@@ -350,7 +350,7 @@ fn guard(plan: &Plan, kind: &GuardKind, protected: &Protected, before: bool) -> 
             let mut out = vec![detail(
                 "hashes",
                 format!(
-                    "the schema of database {} as {} {} (`pg_dump --schema-only`) {when} the apply",
+                    "the schema (`pg_dump --schema-only`) of database {} as {} {} {when} the apply",
                     code(database),
                     code(user),
                     place(plan, container)
