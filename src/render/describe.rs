@@ -27,8 +27,14 @@ fn detail(label: &str, text: impl Into<String>) -> Detail {
     }
 }
 
+/// Inline code, in Markdown's syntax (also readable on a terminal); a
+/// value holding backticks gets a longer fence.
 fn code(text: &str) -> String {
-    format!("`{text}`")
+    if text.contains('`') {
+        format!("`` {text} ``")
+    } else {
+        format!("`{text}`")
+    }
 }
 
 /// Where an operation runs, as a phrase: `in container `x` (...)` or `on the host`.
@@ -361,5 +367,66 @@ fn guard(plan: &Plan, kind: &GuardKind, protected: &Protected, before: bool) -> 
             }
             out
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(toml: &str) -> Plan {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.toml");
+        std::fs::write(&path, toml).unwrap();
+        crate::plan::load(&path).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    fn words(d: &[Detail]) -> Vec<String> {
+        d.iter()
+            .map(|d| format!("{} {}", d.label, d.text))
+            .collect()
+    }
+
+    #[test]
+    fn typed_operations_in_words() {
+        let p = plan(
+            r#"
+[hosts.here]
+local = true
+
+[artefacts.dump]
+path = "/srv/b/app.tar"
+container = "postgres"
+pg_dump = { database = "app", user = "ops", format = "tar", tables = ["public.a"], exclude_schemas = ["tmp"] }
+
+[artefacts.counts]
+path = "/srv/b/counts.psv"
+container = "postgres"
+query = { database = "app", sql = "SELECT 1", separator = ";" }
+"#,
+        );
+        let dump = words(&artefact(&p, &p.artefacts["dump"], "/srv/b/app.tar"));
+        assert_eq!(
+            dump[1..4],
+            [
+                "from pg_dump of database `app` as `ops` in container `postgres` (not cutter's: read-only session, no shell)",
+                "format tar (for pg_restore), tables `public.a`, without schemas `tmp`",
+                "checks `pg_restore --list` accepts it, in a throw-away container without network (else no file is kept)",
+            ]
+        );
+        let counts = words(&artefact(&p, &p.artefacts["counts"], "/srv/b/counts.psv"));
+        assert_eq!(
+            counts[1..3],
+            [
+                "from query `SELECT 1` on database `app` as `postgres` in container `postgres` (not cutter's: read-only session, no shell)",
+                "format one row a line, fields separated by `;`",
+            ]
+        );
+    }
+
+    #[test]
+    fn backticks_in_a_value_keep_it_one_code_span() {
+        assert_eq!(code("a`b"), "`` a`b ``");
+        assert_eq!(code("ab"), "`ab`");
     }
 }
