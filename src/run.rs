@@ -30,7 +30,19 @@ use crate::report;
 const HOST_CONCURRENCY: usize = 16;
 
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // `--help` and `--version` are not errors; a usage error exits 1,
+            // not clap's 2, which means "changes pending" here.
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitStatus::Failure.code()
+            } else {
+                ExitStatus::Success.code()
+            };
+        }
+    };
     if let Some(f) = &cli.ssh_config {
         // Read by the SSH transport for hosts without their own `ssh_config`.
         // SAFETY: set before the runtime and any other thread exist.
@@ -43,7 +55,7 @@ pub fn main() -> i32 {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            let _ = writeln!(std::io::stderr(), "error: cannot start the runtime: {e}");
             return 1;
         }
     };
@@ -52,7 +64,8 @@ pub fn main() -> i32 {
     match result {
         Ok(status) => status.code(),
         Err(report) => {
-            eprintln!("{report:?}");
+            // Standard error may be gone too (a closed terminal): never panic over it.
+            let _ = writeln!(std::io::stderr(), "{report:?}");
             ExitStatus::Failure.code()
         }
     }
@@ -81,13 +94,10 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
         Command::Graph { plan, format } => {
             let plan = load(&plan)?;
             let graph = StepGraph::build(&plan);
-            print!(
-                "{}",
-                match format {
-                    GraphFormat::Dot => graph.to_dot(),
-                    GraphFormat::Mermaid => graph.to_mermaid(),
-                }
-            );
+            stdout(&match format {
+                GraphFormat::Dot => graph.to_dot(),
+                GraphFormat::Mermaid => graph.to_mermaid(),
+            })?;
             Ok(ExitStatus::Success)
         }
         Command::Plan {
@@ -113,7 +123,7 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
                         ),
                     );
                 }
-                emit(&view, format, "cutter plan", true);
+                emit(&view, format, "cutter plan", true)?;
                 if diff.conflicts().next().is_some() {
                     return Err(conflict_error(&diff));
                 }
@@ -154,43 +164,96 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
             .await
         }
         Command::Report { report, format } => {
-            let text = std::fs::read_to_string(&report)
-                .map_err(|e| miette!("cannot read `{}`: {e}", report.display()))?;
+            let text = read_json_file(&report)?;
             let r: report::Report = serde_json::from_str(&text)
                 .map_err(|e| miette!("`{}` is not a cutter report: {e}", report.display()))?;
             match format {
-                ReportFormat::Markdown => print!("{}", report::markdown(&r)),
-                ReportFormat::Json => {
-                    println!("{}", serde_json::to_string_pretty(&r).into_diagnostic()?)
-                }
+                ReportFormat::Markdown => stdout(&report::markdown(&r))?,
+                ReportFormat::Json => stdout(&format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&r).into_diagnostic()?
+                ))?,
             }
             Ok(ExitStatus::Success)
         }
         Command::Schema => {
             let schema = schemars::schema_for!(crate::plan::schema::RawPlan);
-            println!(
-                "{}",
+            stdout(&format!(
+                "{}\n",
                 serde_json::to_string_pretty(&schema).into_diagnostic()?
-            );
+            ))?;
             Ok(ExitStatus::Success)
         }
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "cutter", &mut std::io::stdout());
+            // Generated into memory: clap_complete panics when its writer fails.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "cutter", &mut script);
+            stdout(&String::from_utf8_lossy(&script))?;
             Ok(ExitStatus::Success)
         }
     }
 }
 
 fn load(path: &Path) -> Result<Plan> {
+    crate::clock::check()?;
     Ok(plan::load(path)?)
 }
 
-fn emit(view: &PlanView, format: Format, title: &str, commands: bool) {
+fn emit(view: &PlanView, format: Format, title: &str, commands: bool) -> Result<()> {
     match format {
-        Format::Text => anstream::eprint!("{}", render::text::render(view, title, commands)),
-        Format::Json => println!("{}", serde_json::to_string_pretty(view).unwrap_or_default()),
-        Format::Markdown => print!("{}", render::markdown::render(view, title)),
+        Format::Text => {
+            let _ = write!(
+                anstream::stderr(),
+                "{}",
+                render::text::render(view, title, commands)
+            );
+            Ok(())
+        }
+        Format::Json => stdout(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(view).into_diagnostic()?
+        )),
+        Format::Markdown => stdout(&render::markdown::render(view, title)),
     }
+}
+
+/// The largest saved plan or report read (64 MiB).
+const MAX_JSON_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Read a saved plan or a report: a regular file of bounded size, so that
+/// `/dev/zero` or a FIFO is an error rather than a hang.
+fn read_json_file(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| miette!("cannot read `{}`: {e}", path.display());
+    // Checked before opening: opening a FIFO blocks.
+    if !std::fs::metadata(path).map_err(cannot)?.is_file() {
+        return Err(miette!("`{}` is not a regular file", path.display()));
+    }
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_JSON_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_JSON_BYTES {
+        return Err(miette!(
+            "`{}` is larger than {MAX_JSON_BYTES} bytes",
+            path.display()
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| miette!("`{}` is not UTF-8 text", path.display()))
+}
+
+/// Write machine output; a closed pipe or a full disk is an error (exit 1), not a panic.
+fn stdout(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| {
+            miette!(
+                code = "cutter::stdout",
+                "cannot write to standard output: {e}"
+            )
+        })
 }
 
 fn conflict_error(diff: &Diff) -> miette::Report {
@@ -345,7 +408,7 @@ impl<'a> Session<'a> {
             }
         }
         let view = render::view(self.plan, &self.graph, &diff, &self.states, self.now);
-        emit(&view, format, "cutter drift", false);
+        emit(&view, format, "cutter drift", false)?;
         if diff.has_changes() {
             for c in diff.pending() {
                 printer.status("Drift", &format!("{}: {}", c.step, c.reasons.join("; ")));
@@ -376,8 +439,7 @@ async fn apply(
 ) -> Result<ExitStatus> {
     // A saved plan names its plan file and what it expected to find.
     let saved: Option<PlanView> = if path.extension().is_some_and(|e| e == "json") {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| miette!("cannot read `{}`: {e}", path.display()))?;
+        let text = read_json_file(path)?;
         let view: PlanView = serde_json::from_str(&text).map_err(|e| {
             miette!(
                 code = "cutter::saved_plan",
@@ -469,7 +531,7 @@ async fn apply_in(
         );
     }
     if diff.conflicts().next().is_some() {
-        emit(&view, Format::Text, "cutter apply", false);
+        emit(&view, Format::Text, "cutter apply", false)?;
         return Err(conflict_error(&diff));
     }
     if !diff.has_changes() {
@@ -483,7 +545,7 @@ async fn apply_in(
         );
         return Ok(ExitStatus::Success);
     }
-    emit(&view, Format::Text, "cutter apply", true);
+    emit(&view, Format::Text, "cutter apply", true)?;
     if !yes {
         if !std::io::stdin().is_terminal() {
             return Err(miette!(
@@ -492,7 +554,10 @@ async fn apply_in(
                 "refusing to apply without confirmation: standard input is not a terminal"
             ));
         }
-        eprint!("Apply these changes? Only `yes` is accepted: ");
+        let _ = write!(
+            std::io::stderr(),
+            "Apply these changes? Only `yes` is accepted: "
+        );
         let _ = std::io::stderr().flush();
         let mut answer = String::new();
         std::io::stdin().read_line(&mut answer).into_diagnostic()?;
@@ -520,11 +585,15 @@ async fn apply_in(
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
     let watcher = tokio::spawn(async move {
-        // SIGINT (Ctrl-C) or SIGTERM (a cancelled CI job): stop starting
-        // steps and clean up; a second signal exits at once.
-        let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        else {
+        // SIGINT (Ctrl-C), SIGTERM (a cancelled CI job) or SIGHUP (the
+        // terminal closed): stop starting steps and clean up; a second
+        // signal exits at once. Standard error may be gone with the
+        // terminal, so writing to it must not panic.
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut hangup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
             return;
         };
         let mut signals = 0;
@@ -532,22 +601,26 @@ async fn apply_in(
             tokio::select! {
                 r = tokio::signal::ctrl_c() => if r.is_err() { return },
                 _ = term.recv() => {}
+                _ = hangup.recv() => {}
             }
             signals += 1;
             if signals == 1 {
                 flag.store(true, Ordering::SeqCst);
-                eprintln!(
+                let _ = writeln!(
+                    std::io::stderr(),
                     "\ninterrupted: finishing running steps, starting no new ones, tearing down test containers (again to exit at once)"
                 );
             } else {
-                eprintln!(
+                let _ = writeln!(
+                    std::io::stderr(),
                     "\ninterrupted twice: exiting now; the host lock and test containers may remain (the next apply removes a dead local lock)"
                 );
                 std::process::exit(130);
             }
         }
     });
-    let started = crate::clock::now();
+    // The report's times are real even when `CUTTER_NOW` fixes "now".
+    let started = chrono::Utc::now();
     let ctx = apply::Context {
         plan,
         graph: &session.graph,
@@ -582,7 +655,7 @@ async fn apply_in(
             )),
         }
     }
-    let finished = crate::clock::now();
+    let finished = chrono::Utc::now();
     let was_interrupted = interrupted.load(Ordering::SeqCst);
     let mut r = report::build(
         plan,

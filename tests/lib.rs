@@ -2,7 +2,9 @@
 
 mod test;
 
+mod bad_input;
 mod diagnostics;
+mod exit_codes;
 mod local;
 mod render;
 mod schema;

@@ -60,9 +60,12 @@ pub async fn acquire(t: &dyn Transport, holder: &str, wait: Duration) -> Result<
                     quote(&stale)
                 );
                 t.run(&cmd, None).await?;
-                eprintln!(
-                    "warning: removed the stale apply lock of host `{}` ({stale}): that process is gone",
-                    t.host()
+                let _ = std::io::Write::write_fmt(
+                    &mut std::io::stderr(),
+                    format_args!(
+                        "warning: removed the stale apply lock of host `{}` ({stale}): that process is gone\n",
+                        t.host()
+                    ),
                 );
             }
             Some(75) if Instant::now() < deadline => {

@@ -13,19 +13,80 @@ use toml::Spanned;
 
 use super::readonly::{command_problem, sql_problem};
 use super::schema::*;
+use super::units;
 use super::*;
+
+/// The largest plan file read (1 MiB): a plan is a page of declarations.
+pub const MAX_PLAN_BYTES: u64 = 1024 * 1024;
 
 /// Read and validate the plan at `path`.
 pub fn load(path: &Path) -> Result<Plan, PlanErrors> {
     let file = path.display().to_string();
-    match std::fs::read_to_string(path) {
+    match read_plan_file(path) {
         Ok(text) => load_str(path, &text, &|name| std::env::var(name).ok()),
-        Err(e) => {
+        Err((message, help)) => {
             let mut diags = Diagnostics::new(&file, Arc::from(""));
-            diags.error("unreadable", format!("cannot read `{file}`: {e}"));
+            diags.error("unreadable", message).help(help);
             Err(diags.into_errors())
         }
     }
+}
+
+/// The text of a plan file: a regular file of at most [`MAX_PLAN_BYTES`], in UTF-8.
+/// On error, a message and a hint.
+fn read_plan_file(path: &Path) -> Result<String, (String, String)> {
+    use std::io::Read;
+    let file = path.display().to_string();
+    let cannot = |e: std::io::Error| {
+        (
+            format!("cannot read `{file}`: {e}"),
+            "give the path of a plan file (`.toml`)".to_string(),
+        )
+    };
+    // Check before opening: opening a FIFO would block, a device never ends.
+    let meta = std::fs::metadata(path).map_err(cannot)?;
+    let not_regular = || {
+        (
+            format!("`{file}` is not a regular file"),
+            "a plan is read from a regular file; copy it to one first".to_string(),
+        )
+    };
+    if !meta.is_file() {
+        return Err(not_regular());
+    }
+    let too_big = |size: u64| {
+        (
+            format!(
+                "`{file}` is {size} bytes, larger than the {MAX_PLAN_BYTES} bytes (1 MiB) a plan may be"
+            ),
+            "split it into several plans".to_string(),
+        )
+    };
+    if meta.len() > MAX_PLAN_BYTES {
+        return Err(too_big(meta.len()));
+    }
+    let opened = std::fs::File::open(path).map_err(cannot)?;
+    if !opened.metadata().map_err(cannot)?.is_file() {
+        return Err(not_regular());
+    }
+    let mut bytes = Vec::new();
+    // The file may grow after the check: never read more than the limit.
+    opened
+        .take(MAX_PLAN_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_PLAN_BYTES {
+        return Err(too_big(bytes.len() as u64));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        (
+            format!(
+                "`{file}` is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+            "save the plan as UTF-8".to_string(),
+        )
+    })
 }
 
 /// Validate plan text; `env` looks up the operator's environment.
@@ -51,6 +112,8 @@ pub fn load_str(
     };
     let mut loader = Loader {
         text: source.clone(),
+        expanded: 0,
+        over_budget_reported: false,
         diags,
         env,
         vars: IndexMap::new(),
@@ -86,8 +149,16 @@ fn classify_toml_error(message: &str) -> (&'static str, String) {
     }
 }
 
+/// How deep variables may refer to variables that refer to variables.
+pub const MAX_VAR_DEPTH: usize = 16;
+/// How many bytes all of a plan's templates may expand to together.
+pub const MAX_EXPANDED_TOTAL: usize = 16 * 1024 * 1024;
+
 struct Loader<'a> {
     text: Arc<str>,
+    /// Bytes expanded by templates so far, against [`MAX_EXPANDED_TOTAL`].
+    expanded: usize,
+    over_budget_reported: bool,
     diags: Diagnostics,
     env: &'a dyn Fn(&str) -> Option<String>,
     vars: IndexMap<String, String>,
@@ -144,17 +215,46 @@ impl Loader<'_> {
     }
 
     fn resolve_vars(&mut self, vars: &Map<Spanned<String>>) {
+        // How deep each variable nests others: `b = "{{ var.a }}"` is one deeper than `a`.
+        let mut depths: HashMap<String, usize> = HashMap::new();
         for (name, value) in vars {
-            let lookup = |kind: &str, n: &str| -> Option<String> {
-                match kind {
-                    "env" => (self.env)(n),
-                    _ => self.vars.get(n).cloned(),
-                }
+            let deepest = std::cell::Cell::new(0);
+            let limit = self.expansion_limit();
+            let parsed = {
+                let (vars, env, depths) = (&self.vars, self.env, &depths);
+                let lookup = |kind: &str, n: &str| -> Option<String> {
+                    match kind {
+                        "env" => env(n),
+                        _ => {
+                            let d = depths.get(n).copied().unwrap_or(0);
+                            deepest.set(deepest.get().max(d + 1));
+                            vars.get(n).cloned()
+                        }
+                    }
+                };
+                Template::parse_within(value.get_ref(), &lookup, limit)
             };
-            match Template::parse(value.get_ref(), &lookup) {
-                Ok(t) if !t.is_dated() => {
+            let depth = deepest.get();
+            depths.insert(name.get_ref().clone(), depth);
+            match parsed {
+                Ok(_) if depth > MAX_VAR_DEPTH => {
+                    self.diags
+                        .error(
+                            "template",
+                            format!(
+                                "variable `{}` nests variables {depth} deep (at most {MAX_VAR_DEPTH})",
+                                name.get_ref()
+                            ),
+                        )
+                        .label(value.span(), "refers to a chain of variables too long")
+                        .help("refer to fewer variables in turn: write the value out");
                     self.vars
-                        .insert(name.get_ref().clone(), t.render(chrono::Utc::now()));
+                        .insert(name.get_ref().clone(), format!("<{}>", name.get_ref()));
+                }
+                Ok(t) if !t.is_dated() => {
+                    let text = t.render(chrono::Utc::now());
+                    self.expanded += text.len();
+                    self.vars.insert(name.get_ref().clone(), text);
                 }
                 Ok(_) => {
                     self.diags
@@ -175,12 +275,43 @@ impl Loader<'_> {
         }
     }
 
+    /// How long the next template may expand: one value at most
+    /// [`template::MAX_EXPANDED`], the whole plan at most [`MAX_EXPANDED_TOTAL`].
+    fn expansion_limit(&self) -> usize {
+        template::MAX_EXPANDED.min(MAX_EXPANDED_TOTAL.saturating_sub(self.expanded))
+    }
+
     fn template_errors(&mut self, value: &Spanned<String>, errors: Vec<template::TemplateError>) {
+        // Past the plan's budget every further template fails: say so once.
+        let over_budget = self.expansion_limit() < template::MAX_EXPANDED;
         for e in errors {
             let span = self.inner_span(value, e.at.clone());
-            self.diags
-                .error("template", e.message.clone())
-                .label(span, e.message);
+            let too_long = e.too_long;
+            if too_long && over_budget {
+                if self.over_budget_reported {
+                    continue;
+                }
+                self.over_budget_reported = true;
+            }
+            let (message, label) = if too_long && over_budget {
+                (
+                    format!(
+                        "the plan's templates expand beyond {} MiB in all",
+                        MAX_EXPANDED_TOTAL / (1024 * 1024)
+                    ),
+                    "the limit is reached here".to_string(),
+                )
+            } else {
+                (e.message.clone(), e.message)
+            };
+            let d = self.diags.error("template", message).label(span, label);
+            if too_long {
+                d.help(format!(
+                    "a value may expand to {} KiB and a whole plan to {} MiB: variables that repeat each other grow exponentially",
+                    template::MAX_EXPANDED / 1024,
+                    MAX_EXPANDED_TOTAL / (1024 * 1024)
+                ));
+            }
         }
     }
 
@@ -198,16 +329,22 @@ impl Loader<'_> {
     }
 
     fn template(&mut self, value: &Spanned<String>) -> Option<Template> {
-        let vars = self.vars.clone();
-        let env = self.env;
-        let lookup = move |kind: &str, n: &str| -> Option<String> {
-            match kind {
-                "env" => env(n),
-                _ => vars.get(n).cloned(),
-            }
+        let limit = self.expansion_limit();
+        let parsed = {
+            let (vars, env) = (&self.vars, self.env);
+            let lookup = |kind: &str, n: &str| -> Option<String> {
+                match kind {
+                    "env" => env(n),
+                    _ => vars.get(n).cloned(),
+                }
+            };
+            Template::parse_within(value.get_ref(), &lookup, limit)
         };
-        match Template::parse(value.get_ref(), &lookup) {
-            Ok(t) => Some(t),
+        match parsed {
+            Ok(t) => {
+                self.expanded += t.display().len();
+                Some(t)
+            }
             Err(errors) => {
                 self.template_errors(value, errors);
                 None
@@ -240,6 +377,18 @@ impl Loader<'_> {
                     let Some(destination) = self.text_template(ssh) else {
                         continue;
                     };
+                    if destination.trim().is_empty() || destination.starts_with('-') {
+                        self.diags
+                            .error("host", format!("host `{host}` has no SSH destination"))
+                            .label(
+                                ssh.span(),
+                                "an alias or `user@host`, not empty and not an option",
+                            )
+                            .help(
+                                "write e.g. `ssh = \"prod-vps\"`, an alias of your ~/.ssh/config",
+                            );
+                        continue;
+                    }
                     let config_file = match &h.ssh_config {
                         Some(p) => match self.text_template(p) {
                             Some(p) => Some(expand_home(&p)),
@@ -293,6 +442,11 @@ impl Loader<'_> {
                             .error("path", "protected paths must be absolute")
                             .label(item.span(), "not absolute");
                     }
+                    if matches!(kind, "container" | "volume" | "network") {
+                        self.docker_name(kind, item.get_ref(), item.span());
+                    } else {
+                        self.non_empty(&format!("protected {kind}"), item);
+                    }
                     self.protected_spans
                         .insert((host.clone(), kind, item.get_ref().clone()), item.span());
                     into.push(item.get_ref().clone());
@@ -312,7 +466,7 @@ impl Loader<'_> {
 
     fn duration(&mut self, value: Option<&Spanned<String>>) -> Option<Duration> {
         let value = value?;
-        match humantime::parse_duration(value.get_ref()) {
+        match units::parse_duration(value.get_ref()) {
             Ok(d) => Some(d),
             Err(e) => {
                 self.diags
@@ -320,8 +474,8 @@ impl Loader<'_> {
                         "wrong_type",
                         format!("`{}` is not a duration", value.get_ref()),
                     )
-                    .label(value.span(), e.to_string())
-                    .help("write e.g. \"90s\", \"60m\", \"2h\"");
+                    .label(value.span(), e.message)
+                    .help(e.help);
                 None
             }
         }
@@ -329,16 +483,46 @@ impl Loader<'_> {
 
     fn size(&mut self, value: Option<&Spanned<String>>) -> Option<u64> {
         let value = value?;
-        match value.get_ref().parse::<bytesize::ByteSize>() {
-            Ok(b) => Some(b.as_u64()),
+        match units::parse_size(value.get_ref()) {
+            Ok(b) => Some(b),
             Err(e) => {
                 self.diags
                     .error("wrong_type", format!("`{}` is not a size", value.get_ref()))
-                    .label(value.span(), e.to_string())
-                    .help("write e.g. \"512\", \"1 KiB\", \"10 MB\"");
+                    .label(value.span(), e.message)
+                    .help(e.help);
                 None
             }
         }
+    }
+
+    /// Refuse an empty or blank value; `what` names it in the message.
+    fn non_empty(&mut self, what: &str, value: &Spanned<String>) -> bool {
+        if !value.get_ref().trim().is_empty() {
+            return true;
+        }
+        self.diags
+            .error("empty", format!("empty {what}"))
+            .label(value.span(), format!("give the {what} here"));
+        false
+    }
+
+    /// Refuse a name Docker would refuse (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`), at
+    /// validate time rather than halfway through an apply; it also keeps a
+    /// name from being read as an option (`--privileged`).
+    fn docker_name(&mut self, what: &str, name: &str, span: Range<usize>) -> bool {
+        let mut chars = name.chars();
+        let valid = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if !valid {
+            self.diags
+                .error(
+                    "docker_name",
+                    format!("invalid Docker {what} name `{name}`"),
+                )
+                .label(span, "Docker names are `[a-zA-Z0-9][a-zA-Z0-9_.-]*`")
+                .help("start with a letter or digit; then letters, digits, `_`, `.` and `-`");
+        }
+        valid
     }
 
     fn collect_names(&mut self, raw: &RawPlan) {
@@ -516,6 +700,20 @@ impl Loader<'_> {
             Some(n) => self.text_template(n)?,
             None => name.get_ref().clone(),
         };
+        let name_span = c.name.as_ref().map_or(name.span(), |n| n.span());
+        let mut valid = self.docker_name("container", &docker_name, name_span.clone());
+        valid &= self.non_empty("image", &c.image);
+        let image = self.text_template(&c.image)?;
+        if image.starts_with('-') || image.contains(char::is_whitespace) {
+            self.diags
+                .error("image", format!("invalid image `{image}`"))
+                .label(
+                    c.image.span(),
+                    "an image reference has no spaces and does not start with `-`",
+                )
+                .help("write e.g. `image = \"postgres:16\"`");
+            valid = false;
+        }
         let lifecycle = match c.lifecycle.get_ref().as_str() {
             "persistent" => Lifecycle::Persistent,
             "ephemeral" => Lifecycle::Ephemeral,
@@ -534,6 +732,41 @@ impl Loader<'_> {
             Some(v) => self.text_template(v)?,
             None => format!("{docker_name}-data"),
         };
+        if let Some(n) = &c.network {
+            valid &= self.docker_name("network", &network, n.span());
+        }
+        if let Some(v) = &c.volume {
+            valid &= self.docker_name("volume", &volume, v.span());
+        }
+        if let Some(m) = &c.mount
+            && !m.get_ref().starts_with('/')
+        {
+            self.diags
+                .error(
+                    "path",
+                    format!("container `{}` needs an absolute `mount`", name.get_ref()),
+                )
+                .label(
+                    m.span(),
+                    "where the volume is mounted: an absolute path in the container",
+                );
+            valid = false;
+        }
+        if let Some(r) = &c.restore {
+            valid &= self.non_empty("restore command", &r.command);
+            for code in &r.ok_exit_codes {
+                if !(0..=255).contains(code.get_ref()) {
+                    self.diags
+                        .error(
+                            "exit_code",
+                            format!("exit code {} is out of range", code.get_ref()),
+                        )
+                        .label(code.span(), "exit codes are 0 to 255")
+                        .help("list the codes the restore command may exit with, e.g. `ok_exit_codes = [0, 1]`");
+                    valid = false;
+                }
+            }
+        }
         let mut secrets = Vec::new();
         for (key, s) in &c.secrets {
             match (&s.env, &s.file) {
@@ -577,7 +810,7 @@ impl Loader<'_> {
             } else {
                 r.ok_exit_codes
                     .iter()
-                    .map(|c| *c.get_ref() as i32)
+                    .filter_map(|c| i32::try_from(*c.get_ref()).ok())
                     .collect()
             },
         });
@@ -585,6 +818,9 @@ impl Loader<'_> {
             self.resource_ref(&r.artefact, &[Kind::Artefact]);
         }
         let host = host?;
+        if !valid {
+            return None;
+        }
         let protected = plan.hosts[&host].protected.clone();
         if protected.containers.contains(&docker_name) {
             let at = c.name.as_ref().map_or(name.span(), |n| n.span());
@@ -632,7 +868,7 @@ impl Loader<'_> {
             name: name.get_ref().clone(),
             docker_name,
             host,
-            image: self.text_template(&c.image)?,
+            image,
             lifecycle,
             network,
             volume,
@@ -684,6 +920,8 @@ impl Loader<'_> {
                     .label(value.span(), "referenced here")
                     .label(span, "declared here");
             }
+        } else {
+            self.docker_name("container", value.get_ref(), value.span());
         }
         let protected = plan
             .hosts
@@ -699,11 +937,15 @@ impl Loader<'_> {
         a: &RawArtefact,
     ) -> Option<Artefact> {
         let host = self.host_ref(plan, name, a.host.as_ref());
+        let has_command = self.non_empty("command", &a.command);
         let path = self.template(&a.path);
         let min_size = self.size(a.min_size.as_ref());
         let max_age = self.duration(a.max_age.as_ref());
         let host = host?;
         let path = path?;
+        if !has_command {
+            return None;
+        }
         let display = path.display();
         if !display.starts_with('/') {
             self.diags
@@ -803,6 +1045,19 @@ impl Loader<'_> {
         }?;
         let (container, container_resource, in_protected) =
             self.container_ref(plan, &host, &c.container);
+        let mut filled = true;
+        for (what, value) in [
+            ("SQL", &c.sql),
+            ("user", &c.user),
+            ("database", &c.database),
+        ] {
+            if let Some(v) = value {
+                filled &= self.non_empty(what, v);
+            }
+        }
+        if !filled {
+            return None;
+        }
         let sql = c.sql.as_ref();
         let kind = match (sql, &c.expect, &c.same_as, &c.rowcounts) {
             (Some(sql), Some(expect), None, None) => CheckKind::Equals {
@@ -905,6 +1160,18 @@ impl Loader<'_> {
         g: &RawGuard,
     ) -> Option<Guard> {
         let host = self.host_ref(plan, name, g.host.as_ref())?;
+        let mut filled = true;
+        for (what, value) in [("user", &g.user), ("database", &g.database)] {
+            if let Some(v) = value {
+                filled &= self.non_empty(what, v);
+            }
+        }
+        if let Some(c) = &g.container {
+            filled &= self.docker_name("container", c.get_ref(), c.span());
+        }
+        if !filled {
+            return None;
+        }
         let kind = match g.kind.get_ref().as_str() {
             "protected-unchanged" => {
                 if plan.hosts[&host].protected.is_empty() {

@@ -9,6 +9,7 @@ mod load;
 pub mod readonly;
 pub mod schema;
 pub mod template;
+pub mod units;
 
 use std::ops::Range;
 use std::path::PathBuf;
@@ -19,7 +20,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 pub use diagnostic::{Diagnostics, PlanDiagnostic, PlanErrors};
-pub use load::load;
+pub use load::{load, load_str};
 pub use template::Template;
 
 /// Label put on every container, volume and network cutter creates.
