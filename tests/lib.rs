@@ -5,6 +5,7 @@ mod test;
 mod bad_input;
 mod diagnostics;
 mod exit_codes;
+mod faults;
 mod local;
 mod render;
 mod schema;

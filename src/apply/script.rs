@@ -124,8 +124,16 @@ pub fn artefact(plan: &Plan, a: &Artefact, now: DateTime<Utc>) -> Script {
         progress_file: Some(tmp.clone()),
         ..Script::default()
     };
+    // On failure, the command's own stderr (pg_dump's error, docker's
+    // refusal) is the cause: show its last lines before the file goes. On a
+    // full disk that message could not be written either, so say so from
+    // `df`. Exit 3 and 4 are the size and format checks below, which print
+    // their own reason last.
     s.setup.push(format!(
-        "locked=; cleanup() {{ rm -f -- {q_tmp} {q_err} {q_sums_tmp}; if [ -n \"$locked\" ]; then rmdir -- {q_lock} 2>/dev/null || :; fi; }}; trap cleanup EXIT; trap 'exit 130' INT TERM HUP"
+        "locked=; cleanup() {{ rc=$?; case $rc in 0|3|4) ;; *) if [ -s {q_err} ]; then tail -n 8 -- {q_err} >&2 || :; fi; \
+         free=$(df -Pk -- {q_dir} 2>/dev/null | tail -n 1) || free=; set -- $free; \
+         if [ \"${{4:-}}\" = 0 ]; then echo \"No space left on device: ${{6:-the file system}} has 0 KiB free\" >&2; fi;; esac; \
+         rm -f -- {q_tmp} {q_err} {q_sums_tmp}; if [ -n \"$locked\" ]; then rmdir -- {q_lock} 2>/dev/null || :; fi; }}; trap cleanup EXIT; trap 'exit 130' INT TERM HUP",
     ));
     s.commands.push(format!("mkdir -p -- {q_dir}"));
     s.commands.push(format!(
