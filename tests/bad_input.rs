@@ -285,3 +285,14 @@ fn lock_wait_uses_the_same_duration_grammar() {
         .status(1);
     assert_says(&run.stderr, "`10M` is ambiguous");
 }
+
+#[test]
+fn a_template_error_in_a_string_with_escapes_points_at_the_whole_value() {
+    // `\t` is two bytes in the file and one in the value: offsets inside
+    // the value would point one byte off, into the middle of `é`.
+    let err = invalid(&local(
+        "[artefacts.a]\npath = \"/\\t\u{e9}{{ bogus }}\"\ncommand = \"true\"\n",
+    ));
+    assert_says(&err, "unknown template `bogus`");
+    assert_says(&err, "[plan.toml:5:8]");
+}

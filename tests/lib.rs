@@ -6,6 +6,7 @@ mod bad_input;
 mod diagnostics;
 mod exit_codes;
 mod faults;
+mod fuzz;
 mod isolation;
 mod local;
 mod render;

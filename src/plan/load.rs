@@ -323,6 +323,12 @@ impl Loader<'_> {
             .next()
             .is_some_and(|c| c == '"' || c == '\'');
         let base = outer.start + usize::from(quoted);
+        // Escapes (`\t`, `\u00e9`) or a multi-line string shift offsets:
+        // then point at the whole value rather than at a wrong place.
+        let written = self.text.get(base..base + value.get_ref().len());
+        if written != Some(value.get_ref().as_str()) {
+            return outer;
+        }
         let start = (base + inner.start).min(outer.end);
         let end = (base + inner.end).min(outer.end).max(start);
         start..end
