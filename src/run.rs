@@ -64,8 +64,11 @@ pub fn main() -> i32 {
     match result {
         Ok(status) => status.code(),
         Err(report) => {
-            // Standard error may be gone too (a closed terminal): never panic over it.
-            let _ = writeln!(std::io::stderr(), "{report:?}");
+            // Rendered first: miette writes a character at a time, and
+            // standard error is unbuffered. Standard error may be gone too
+            // (a closed terminal): never panic over it.
+            let text = format!("{report:?}\n");
+            let _ = std::io::stderr().write_all(text.as_bytes());
             ExitStatus::Failure.code()
         }
     }

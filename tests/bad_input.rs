@@ -296,3 +296,37 @@ fn a_template_error_in_a_string_with_escapes_points_at_the_whole_value() {
     assert_says(&err, "unknown template `bogus`");
     assert_says(&err, "[plan.toml:5:8]");
 }
+
+#[test]
+fn thousands_of_errors_show_the_first_fifty_and_a_count() {
+    // One broken reference repeated: every diagnostic repeats the 50 KB line.
+    let plan = format!("[vars]\na = \"{}\"\n", "{{ var.a }}".repeat(5000));
+    let run = Test::new()
+        .plan(&plan)
+        .args(&["validate", "plan.toml"])
+        .status(1);
+    assert_says(&run.stderr, "the plan is invalid (5000 errors)");
+    assert_says(&run.stderr, "and 4950 more not shown");
+    assert_eq!(run.stderr.matches("× unknown variable `a`").count(), 50);
+}
+
+#[test]
+fn sub_second_ssh_timeouts_are_refused_not_truncated_to_zero() {
+    let err =
+        invalid("[hosts.vps]\nssh = \"vps\"\nconnect_timeout = \"500ms\"\nkeepalive = \"0s\"\n");
+    assert_says(&err, "`500ms` is not a whole number of seconds");
+    assert_says(&err, "`0s` is not a whole number of seconds");
+    assert_says(&err, "SSH counts whole seconds, at least 1");
+}
+
+#[test]
+fn empty_host_and_environment_names_are_refused() {
+    let err = invalid(
+        "[hosts.\"\"]\nlocal = true\n[hosts.h]\nlocal = true\n\
+         [containers.db]\nhost = \"h\"\nimage = \"postgres:16\"\nlifecycle = \"persistent\"\n\
+         env = { \"A=B\" = \"x\" }\nsecrets = { \"\" = { env = \"X\" } }\n",
+    );
+    assert_says(&err, "empty host name");
+    assert_says(&err, "invalid environment variable name `A=B`");
+    assert_says(&err, "invalid environment variable name ``");
+}

@@ -284,8 +284,9 @@ impl Loader<'_> {
     fn template_errors(&mut self, value: &Spanned<String>, errors: Vec<template::TemplateError>) {
         // Past the plan's budget every further template fails: say so once.
         let over_budget = self.expansion_limit() < template::MAX_EXPANDED;
+        let base = self.value_base(value);
         for e in errors {
-            let span = self.inner_span(value, e.at.clone());
+            let span = self.inner_span(value, base, e.at.clone());
             let too_long = e.too_long;
             if too_long && over_budget {
                 if self.over_budget_reported {
@@ -316,22 +317,35 @@ impl Loader<'_> {
     }
 
     /// Map a range inside a string value to a range in the file.
-    fn inner_span(&self, value: &Spanned<String>, inner: Range<usize>) -> Range<usize> {
+    /// `base` is from [`Loader::value_base`]; without one, the whole value.
+    fn inner_span(
+        &self,
+        value: &Spanned<String>,
+        base: Option<usize>,
+        inner: Range<usize>,
+    ) -> Range<usize> {
+        let outer = value.span();
+        let Some(base) = base else {
+            return outer;
+        };
+        let start = (base + inner.start).min(outer.end);
+        let end = (base + inner.end).min(outer.end).max(start);
+        start..end
+    }
+
+    /// Where a string value's text starts in the file, when offsets in the
+    /// value are offsets in the file. Escapes (`\t`, `\u00e9`) or a
+    /// multi-line string shift them: then labels point at the whole value
+    /// rather than at a wrong place.
+    fn value_base(&self, value: &Spanned<String>) -> Option<usize> {
         let outer = value.span();
         let quoted = self.text[outer.clone()]
             .chars()
             .next()
             .is_some_and(|c| c == '"' || c == '\'');
         let base = outer.start + usize::from(quoted);
-        // Escapes (`\t`, `\u00e9`) or a multi-line string shift offsets:
-        // then point at the whole value rather than at a wrong place.
         let written = self.text.get(base..base + value.get_ref().len());
-        if written != Some(value.get_ref().as_str()) {
-            return outer;
-        }
-        let start = (base + inner.start).min(outer.end);
-        let end = (base + inner.end).min(outer.end).max(start);
-        start..end
+        (written == Some(value.get_ref().as_str())).then_some(base)
     }
 
     fn template(&mut self, value: &Spanned<String>) -> Option<Template> {
@@ -368,6 +382,12 @@ impl Loader<'_> {
         let mut out = IndexMap::new();
         for (name, h) in hosts {
             let host = name.get_ref().clone();
+            if host.trim().is_empty() {
+                self.diags
+                    .error("name", "empty host name")
+                    .label(name.span(), "name the host, e.g. `[hosts.vps]`");
+                continue;
+            }
             let connection = match (&h.local, &h.ssh) {
                 (Some(local), None) if *local.get_ref() => Connection::Local,
                 (Some(local), None) => {
@@ -403,9 +423,9 @@ impl Loader<'_> {
                         None => None,
                     };
                     let connect_timeout = self
-                        .duration(h.connect_timeout.as_ref())
+                        .seconds(h.connect_timeout.as_ref())
                         .unwrap_or(Duration::from_secs(10));
-                    let keepalive = self.duration(h.keepalive.as_ref()).map(|d| d.as_secs());
+                    let keepalive = self.seconds(h.keepalive.as_ref()).map(|d| d.as_secs());
                     Connection::Ssh(SshTarget {
                         destination,
                         config_file,
@@ -487,6 +507,24 @@ impl Loader<'_> {
         }
     }
 
+    /// A duration that OpenSSH counts in whole seconds, at least one:
+    /// `"500ms"` would silently become 0, which means "never" to ssh.
+    fn seconds(&mut self, value: Option<&Spanned<String>>) -> Option<Duration> {
+        let d = self.duration(value)?;
+        if d.subsec_nanos() != 0 || d.is_zero() {
+            let value = value?;
+            self.diags
+                .error(
+                    "wrong_type",
+                    format!("`{}` is not a whole number of seconds", value.get_ref()),
+                )
+                .label(value.span(), "SSH counts whole seconds, at least 1")
+                .help("write e.g. \"5s\", \"30s\", \"2m\"");
+            return None;
+        }
+        Some(d)
+    }
+
     fn size(&mut self, value: Option<&Spanned<String>>) -> Option<u64> {
         let value = value?;
         match units::parse_size(value.get_ref()) {
@@ -529,6 +567,18 @@ impl Loader<'_> {
                 .help("start with a letter or digit; then letters, digits, `_`, `.` and `-`");
         }
         valid
+    }
+
+    /// An environment variable name for a container: not empty, no `=`.
+    fn env_name(&mut self, key: &Spanned<String>) -> bool {
+        let k = key.get_ref();
+        if !k.is_empty() && !k.contains(['=', '\0']) {
+            return true;
+        }
+        self.diags
+            .error("name", format!("invalid environment variable name `{k}`"))
+            .label(key.span(), "not empty, without `=`");
+        false
     }
 
     fn collect_names(&mut self, raw: &RawPlan) {
@@ -773,8 +823,12 @@ impl Loader<'_> {
                 }
             }
         }
+        for key in c.env.keys() {
+            valid &= self.env_name(key);
+        }
         let mut secrets = Vec::new();
         for (key, s) in &c.secrets {
+            valid &= self.env_name(key);
             match (&s.env, &s.file) {
                 (Some(e), None) => secrets.push((
                     key.get_ref().clone(),
