@@ -1,4 +1,4 @@
-//! Faults during an apply (issue 10, item 11): a failed step says why, with
+//! A failed step says why (issue 10, item 11): the last lines of the
 //! the last lines of the command's own standard error, not just its exit code.
 
 use std::process::{Command, Stdio};
