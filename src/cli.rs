@@ -65,6 +65,14 @@ pub enum Command {
         /// Where the evidence report is written.
         #[arg(long, default_value = "cutter-reports")]
         report_dir: PathBuf,
+        /// Sign the evidence report with this SSH private key (`ssh-keygen -Y
+        /// sign`); the signature travels with the report's copy on the host.
+        #[arg(long, value_name = "KEY", env = "CUTTER_SIGN_KEY")]
+        sign_key: Option<PathBuf>,
+        /// Clear a standing failure of an earlier apply (a step id such as
+        /// `guard-after.production_untouched`), after dealing with it.
+        #[arg(long, value_name = "STEP")]
+        acknowledge: Vec<String>,
     },
     /// Exit 0 when the hosts match the plan, 2 when they drifted, 1 on error.
     Drift {
@@ -72,11 +80,25 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Remove a host's apply lock left by an apply that cannot release it
+    /// (another machine, a lost connection); names the holder and asks first.
+    Unlock {
+        plan: PathBuf,
+        /// The plan's name for the host.
+        host: String,
+        /// Do not ask for confirmation.
+        #[arg(short, long)]
+        yes: bool,
+    },
     /// Render a JSON evidence report.
     Report {
         report: PathBuf,
         #[arg(long, value_enum, default_value = "markdown")]
         format: ReportFormat,
+        /// Verify the report's signature (`REPORT.sig`) against an
+        /// allowed-signers file (`ssh-keygen -Y verify` format).
+        #[arg(long, value_name = "ALLOWED_SIGNERS")]
+        verify: Option<PathBuf>,
     },
     /// Print the JSON Schema of plan files.
     Schema,

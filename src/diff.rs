@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::graph::{StepGraph, StepKind};
 use crate::observe::{FileState, HostState};
-use crate::plan::{Artefact, Container, Lifecycle, MANAGED_LABEL, Plan};
+use crate::plan::{Artefact, Container, Lifecycle, MANAGED_LABEL, Place, Plan};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -61,6 +61,20 @@ pub struct Change {
 #[derive(Debug, Clone, Serialize)]
 pub struct Diff {
     pub changes: Vec<Change>,
+    /// Failures of earlier applies that still stand on the hosts.
+    pub standing: Vec<Standing>,
+}
+
+/// A failed guard, check or restore of an earlier apply, recorded on the
+/// host until it is dealt with.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Standing {
+    pub host: String,
+    pub step: String,
+    /// When it failed and why.
+    pub what: String,
+    /// How to clear it.
+    pub clear: String,
 }
 
 impl Diff {
@@ -106,15 +120,35 @@ pub fn diff(
             container_action(plan, c, &states[&c.host], artefact_changes),
         );
     }
+    // A reference to a container cutter does not own must resolve, the way
+    // Docker resolves it, to exactly one container that is not cutter's.
+    for a in plan.artefacts.values() {
+        if let Some(problem) = external_problem(&states[&a.host], &a.place) {
+            actions.insert(
+                format!("artefact.{}", a.name),
+                (Action::Conflict, vec![problem]),
+            );
+        }
+    }
     let any_work = actions.values().any(|(a, _)| *a != Action::Noop);
     let mut changes = Vec::new();
     for n in graph.order() {
         let step = &graph.graph[n];
         let (action, reasons) = match step.kind {
             StepKind::Artefact | StepKind::Container => actions[&step.id].clone(),
+            StepKind::Check
+                if states
+                    .get(&step.host)
+                    .is_some_and(|s| s.failures.contains_key(&step.id)) =>
+            {
+                (
+                    Action::Run,
+                    vec!["failed in an earlier apply: runs again, and clears the failure when it passes".into()],
+                )
+            }
             StepKind::Check => {
                 let check = &plan.checks[&step.resource];
-                match &check.container_resource {
+                match &check.own_container().map(str::to_string) {
                     Some(c) => match &actions[&format!("container.{c}")] {
                         (Action::Noop | Action::Conflict, _) => {
                             (Action::Noop, vec![format!("container `{c}` is unchanged")])
@@ -151,7 +185,8 @@ pub fn diff(
             reasons,
         });
     }
-    Diff { changes }
+    let standing = standing(plan, states);
+    Diff { changes, standing }
 }
 
 /// When a file was taken: from its name if it carries a timestamp, else its mtime.
@@ -231,12 +266,23 @@ fn container_action(
         return (Action::Create, vec!["Docker state unknown".into()]);
     };
     let existing = docker.container(&c.docker_name);
+    if existing.is_none()
+        && let Some(other) = docker.shadow(&c.docker_name)
+    {
+        return (
+            Action::Conflict,
+            vec![format!(
+                "Docker would read `{}` as the ID prefix of container `{}` ({}): refusing to use the name",
+                c.docker_name,
+                other.name,
+                short(&other.id)
+            )],
+        );
+    }
     if let Some(e) = existing
         && e.labels.get(MANAGED_LABEL).map(String::as_str) != Some("true")
     {
-        let protected = plan.hosts[&c.host]
-            .protected
-            .covers_container(&e.name, &e.labels);
+        let protected = plan.hosts[&c.host].protected.covers(e);
         return (
             Action::Conflict,
             vec![format!(
@@ -271,6 +317,13 @@ fn container_action(
     }
     match c.lifecycle {
         Lifecycle::Persistent => match existing {
+            Some(_) if host.failures.contains_key(&format!("container.{}", c.name)) => (
+                Action::Replace,
+                vec![format!(
+                    "making `{}` failed in an earlier apply: it is made again",
+                    c.docker_name
+                )],
+            ),
             None => (
                 Action::Create,
                 vec![format!("missing: no container `{}`", c.docker_name)],
@@ -340,4 +393,54 @@ pub fn evidence_name(c: &Container) -> String {
 
 pub fn short(hash: &str) -> &str {
     &hash[..hash.len().min(12)]
+}
+
+/// Why a place outside cutter's own containers cannot be used, if it cannot.
+pub fn external_problem(host: &HostState, place: &Place) -> Option<String> {
+    let Place::External(r) = place else {
+        return None;
+    };
+    let Some(docker) = &host.docker else {
+        return Some("Docker was not observed".into());
+    };
+    match docker.resolve(r) {
+        Err(e) => Some(e),
+        Ok(c) if c.labels.get(MANAGED_LABEL).map(String::as_str) == Some("true") => Some(format!(
+            "`{r}` is a container cutter created: name it by its resource in the plan"
+        )),
+        Ok(_) => None,
+    }
+}
+
+/// The standing failures of this plan's steps on its hosts.
+fn standing(plan: &Plan, states: &HashMap<String, HostState>) -> Vec<Standing> {
+    let mut out = Vec::new();
+    for host in plan.hosts.keys() {
+        let Some(state) = states.get(host) else {
+            continue;
+        };
+        for (step, record) in &state.failures {
+            let text = |k: &str| {
+                record
+                    .get(k)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let clear = if step.starts_with("guard") {
+                format!("investigate, then `cutter apply PLAN --acknowledge {step}`")
+            } else {
+                format!(
+                    "`cutter apply` runs `{step}` again and clears it when it passes (or `--acknowledge {step}`)"
+                )
+            };
+            out.push(Standing {
+                host: host.clone(),
+                step: step.clone(),
+                what: format!("failed at {}: {}", text("failed_at"), text("error")),
+                clear,
+            });
+        }
+    }
+    out
 }

@@ -69,7 +69,7 @@ impl StepGraph {
             for check in plan
                 .checks
                 .values()
-                .filter(|k| k.container_resource.as_deref() == Some(&c.name))
+                .filter(|k| k.own_container() == Some(c.name.as_str()))
             {
                 let n = g.main(&check.name).unwrap();
                 g.graph.add_edge(n, teardown, "checked before teardown");
@@ -81,8 +81,7 @@ impl StepGraph {
                 // After a container means after it has passed its checks too.
                 if d.why == "after" && plan.containers.contains_key(&d.before) {
                     for check in plan.checks.values().filter(|k| {
-                        k.container_resource.as_deref() == Some(d.before.as_str())
-                            && k.name != d.after
+                        k.own_container() == Some(d.before.as_str()) && k.name != d.after
                     }) {
                         let n = g.main(&check.name).unwrap();
                         g.graph.add_edge(n, b, "after the checks of");

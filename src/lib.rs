@@ -19,3 +19,5 @@ pub mod remote;
 pub mod render;
 pub mod report;
 pub mod run;
+pub mod shell;
+pub mod signature;

@@ -29,11 +29,28 @@ pub struct Report {
     pub steps: Vec<StepReport>,
     /// What was not done, and why.
     pub not_done: Vec<String>,
+    /// Who applied: user, machine and process of the apply.
+    #[serde(default)]
+    pub operator: String,
+    /// Every operation sent into a container cutter does not own
+    /// (production), exactly as composed.
+    #[serde(default)]
+    pub production_operations: Vec<String>,
+    /// Failures of earlier applies that still stand after this one.
+    #[serde(default)]
+    pub standing_failures: Vec<crate::diff::Standing>,
+    /// Standing failures an operator acknowledged with this apply.
+    #[serde(default)]
+    pub acknowledged: Vec<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct HostReport {
     pub name: String,
+    /// The host's identity as the connection checked it (SSH host-key
+    /// fingerprints from known_hosts), or the local machine.
+    #[serde(default)]
+    pub identity: Option<String>,
     pub artefacts: Vec<ArtefactReport>,
     pub containers: Vec<ContainerReport>,
 }
@@ -48,6 +65,27 @@ pub struct ArtefactReport {
     pub taken_at_utc: Option<String>,
     /// Restore tests recorded beside the file.
     pub restore_tests: Vec<serde_json::Value>,
+    /// Its `max_age`, its age when observed, and whether it is within it.
+    #[serde(default)]
+    pub max_age_seconds: Option<u64>,
+    #[serde(default)]
+    pub age_seconds: Option<i64>,
+    #[serde(default)]
+    pub fresh: Option<bool>,
+    /// From cutter's manifest: what made it, the dump's TOC entry count, its
+    /// line count, and the server and pg_dump versions the dump records.
+    #[serde(default)]
+    pub producer: Option<serde_json::Value>,
+    #[serde(default)]
+    pub toc_entries: Option<u64>,
+    #[serde(default)]
+    pub lines: Option<u64>,
+    #[serde(default)]
+    pub versions: Option<String>,
+    /// Differences between a restored copy and production that the restore
+    /// tolerated (e.g. a role the dump does not carry: what it owned is missing).
+    #[serde(default)]
+    pub known_differences: Vec<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -67,6 +105,13 @@ pub struct ContainerReport {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct StepReport {
     pub step: String,
+    /// Results the step reported (for a teardown: what was left of the
+    /// container, volume and network: empty means gone).
+    #[serde(default)]
+    pub results: std::collections::BTreeMap<String, String>,
+    /// Operations this step sent into production.
+    #[serde(default)]
+    pub production_operations: Vec<String>,
     pub kind: StepKind,
     pub host: String,
     pub action: String,
@@ -83,6 +128,7 @@ pub fn build(
     started: &str,
     finished: &str,
     interrupted: bool,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Report {
     let mut hosts = Vec::new();
     for host in plan.used_hosts() {
@@ -95,7 +141,53 @@ pub fn build(
             .filter(|a| a.host == host.name)
             .map(|a| {
                 let f = state.artefacts.get(&a.name).and_then(|s| s.newest.as_ref());
+                let m = f.and_then(|f| f.manifest.as_ref());
+                let age = f.map(|f| (now - taken_at(a, f)).num_seconds());
+                let restore_tests: Vec<serde_json::Value> = f
+                    .map(|f| f.evidence.values().cloned().collect())
+                    .unwrap_or_default();
+                let known_differences = restore_tests
+                    .iter()
+                    .filter_map(|t| t.get("restore_stderr").and_then(|v| v.as_str()))
+                    .flat_map(|e| {
+                        let lines: Vec<&str> = e.lines().collect();
+                        lines
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, l)| l.contains("error:"))
+                            .map(|(i, l)| {
+                                // pg_restore names the statement that failed next.
+                                let what = lines[i + 1..]
+                                    .iter()
+                                    .take(3)
+                                    .find_map(|n| n.trim().strip_prefix("Command was:"))
+                                    .map(|c| {
+                                        format!(
+                                            " (so this did not happen in the copy: {})",
+                                            c.trim()
+                                        )
+                                    })
+                                    .unwrap_or_default();
+                                format!("tolerated by the restore test: {}{what}", l.trim())
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .collect();
                 ArtefactReport {
+                    max_age_seconds: a.max_age.map(|d| d.as_secs()),
+                    age_seconds: age,
+                    fresh: a.max_age.zip(age).map(|(m, age)| age <= m.as_secs() as i64),
+                    producer: m.and_then(|m| m.get("producer").cloned()),
+                    toc_entries: m
+                        .and_then(|m| m.get("toc_entries"))
+                        .and_then(|v| v.as_u64()),
+                    lines: m.and_then(|m| m.get("lines")).and_then(|v| v.as_u64()),
+                    versions: m
+                        .and_then(|m| m.get("versions"))
+                        .and_then(|v| v.as_str())
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_string),
+                    known_differences,
                     name: a.name.clone(),
                     path: f.map(|f| f.path.clone()),
                     size_bytes: f.map(|f| f.size),
@@ -104,9 +196,7 @@ pub fn build(
                         .is_some_and(|f| f.recorded_sha256.as_deref() == Some(&f.sha256)),
                     taken_at_utc: f
                         .map(|f| taken_at(a, f).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-                    restore_tests: f
-                        .map(|f| f.evidence.values().cloned().collect())
-                        .unwrap_or_default(),
+                    restore_tests,
                 }
             })
             .collect();
@@ -136,6 +226,7 @@ pub fn build(
             .collect();
         hosts.push(HostReport {
             name: host.name.clone(),
+            identity: None,
             artefacts,
             containers,
         });
@@ -144,6 +235,13 @@ pub fn build(
         .iter()
         .map(|o| StepReport {
             step: o.step.clone(),
+            results: o
+                .results
+                .iter()
+                .filter(|(k, _)| !k.ends_with("_b64"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            production_operations: o.production_ops.clone(),
             kind: o.kind,
             host: o.host.clone(),
             action: o.action.as_str().into(),
@@ -188,8 +286,15 @@ pub fn build(
         finished_at: finished.into(),
         result: result.into(),
         hosts,
+        production_operations: outcomes
+            .iter()
+            .flat_map(|o| o.production_ops.iter().map(|p| format!("{}: {p}", o.step)))
+            .collect(),
         steps,
         not_done,
+        operator: String::new(),
+        standing_failures: Vec::new(),
+        acknowledged: Vec::new(),
     }
 }
 
@@ -201,8 +306,14 @@ pub fn markdown(r: &Report) -> String {
         "- result: **{}**\n- started: {}\n- finished: {}\n- plan SHA-256: `{}`\n- cutter {}\n",
         r.result, r.started_at, r.finished_at, r.plan_sha256, r.cutter_version
     );
+    if !r.operator.is_empty() {
+        let _ = writeln!(s, "Applied by {}.\n", r.operator);
+    }
     for h in &r.hosts {
         let _ = writeln!(s, "## host `{}`\n", h.name);
+        if let Some(id) = &h.identity {
+            let _ = writeln!(s, "Identity: {id}\n");
+        }
         if !h.artefacts.is_empty() {
             s.push_str("### artefacts (observed after apply)\n\n| artefact | path | size (bytes) | SHA-256 | in SHA256SUMS | taken (UTC) |\n|---|---|---|---|---|---|\n");
             for a in &h.artefacts {
@@ -220,6 +331,42 @@ pub fn markdown(r: &Report) -> String {
                     },
                     a.taken_at_utc.as_deref().unwrap_or("-")
                 );
+            }
+            s.push('\n');
+            for a in &h.artefacts {
+                let mut facts = Vec::new();
+                if let (Some(max), Some(age)) = (a.max_age_seconds, a.age_seconds) {
+                    facts.push(format!(
+                        "age {age} s against max_age {max} s: {}",
+                        if a.fresh == Some(true) {
+                            "fresh"
+                        } else {
+                            "STALE"
+                        }
+                    ));
+                }
+                if let Some(t) = a.toc_entries {
+                    facts.push(format!("{t} TOC entries (`pg_restore --list`)"));
+                }
+                if let Some(l) = a.lines {
+                    facts.push(format!("{l} lines"));
+                }
+                if let Some(v) = &a.versions {
+                    facts.push(format!("versions: {v}"));
+                }
+                if let Some(p) = &a.producer {
+                    facts.push(format!("made by `{p}`"));
+                }
+                if !facts.is_empty() {
+                    let _ = writeln!(s, "- `{}`: {}", a.name, facts.join("; "));
+                }
+                for d in &a.known_differences {
+                    let _ = writeln!(
+                        s,
+                        "- `{}`: known difference of the restored copy: {d}",
+                        a.name
+                    );
+                }
             }
             s.push('\n');
             for a in &h.artefacts {
@@ -289,6 +436,55 @@ pub fn markdown(r: &Report) -> String {
         }
         s.push('\n');
     }
+    if !r.production_operations.is_empty() {
+        s.push_str("## operations sent to production (exactly as composed)\n\n");
+        for p in &r.production_operations {
+            let _ = writeln!(s, "- `{p}`");
+        }
+        s.push('\n');
+    }
+    for st in r.steps.iter().filter(|st| st.kind == StepKind::Teardown) {
+        let left = |k: &str| {
+            st.results
+                .get(k)
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default()
+        };
+        let _ = writeln!(
+            s,
+            "Teardown `{}`: container {}, volume {}, network {}.\n",
+            st.step,
+            if left("container_left").is_empty() {
+                "gone"
+            } else {
+                "LEFT"
+            },
+            if left("volume_left").is_empty() {
+                "gone"
+            } else {
+                "LEFT"
+            },
+            if left("network_left").is_empty() {
+                "gone"
+            } else {
+                "kept (in use) or LEFT"
+            },
+        );
+    }
+    if !r.standing_failures.is_empty() {
+        s.push_str("## standing failures\n\n");
+        for f in &r.standing_failures {
+            let _ = writeln!(
+                s,
+                "- `{}` on `{}`: {} (to clear: {})",
+                f.step, f.host, f.what, f.clear
+            );
+        }
+        s.push('\n');
+    }
+    for a in &r.acknowledged {
+        let _ = writeln!(s, "Acknowledged standing failure `{a}`.\n");
+    }
     s.push_str("## not done\n\n");
     for n in &r.not_done {
         let _ = writeln!(s, "- {n}");
@@ -309,4 +505,49 @@ pub fn write(
     std::fs::write(&md, markdown(r))?;
     std::fs::write(&json, serde_json::to_string_pretty(r).unwrap_or_default())?;
     Ok((md, json))
+}
+
+/// Keep a copy of the report (and its signature) in `dir` on a host, under
+/// the same protected-path check as artefacts.
+pub async fn copy_to_host(
+    t: &dyn crate::remote::Transport,
+    plan: &Plan,
+    host: &str,
+    dir: &str,
+    file: &str,
+    json: &Path,
+    sig: Option<&Path>,
+) -> Result<(), String> {
+    let mut pairs = vec![(
+        file.to_string(),
+        std::fs::read(json).map_err(|e| e.to_string())?,
+    )];
+    if let Some(sig) = sig {
+        pairs.push((
+            format!("{file}.sig"),
+            std::fs::read(sig).map_err(|e| e.to_string())?,
+        ));
+    }
+    for (name, bytes) in pairs {
+        let mut s = crate::apply::Script::default();
+        s.setup.push(crate::apply::script::enter_fn().into());
+        s.commands.push(crate::apply::script::enter_cmd(
+            dir,
+            &plan.hosts[host].protected,
+        ));
+        let (tmp, dst) = (
+            crate::shell::here(&format!(".{name}.cutter-tmp")),
+            crate::shell::here(&name),
+        );
+        s.commands
+            .push(format!("cat > {tmp} && mv -f -- {tmp} {dst}"));
+        let out = t
+            .run(&s.body(), Some(bytes))
+            .await
+            .map_err(|e| e.to_string())?;
+        if !out.success() {
+            return Err(out.stderr_tail());
+        }
+    }
+    Ok(())
 }

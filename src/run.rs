@@ -154,19 +154,33 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
             target,
             lock_wait,
             report_dir,
+            sign_key,
+            acknowledge,
         } => {
-            apply(
-                &plan,
+            let opts = ApplyOptions {
                 yes,
                 parallelism,
                 target,
                 lock_wait,
-                &report_dir,
-                printer,
-            )
-            .await
+                report_dir,
+                sign_key,
+                acknowledge,
+            };
+            apply(&plan, &opts, printer).await
         }
-        Command::Report { report, format } => {
+        Command::Report {
+            report,
+            format,
+            verify,
+        } => {
+            if let Some(allowed) = &verify {
+                let who = crate::signature::verify(&report, allowed)?;
+                printer.status(
+                    "Verified",
+                    &format!("{} was signed by `{who}`", report.display()),
+                );
+                return Ok(ExitStatus::Success);
+            }
             let text = read_json_file(&report)?;
             let r: report::Report = serde_json::from_str(&text)
                 .map_err(|e| miette!("`{}` is not a cutter report: {e}", report.display()))?;
@@ -186,6 +200,57 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
                 serde_json::to_string_pretty(&schema).into_diagnostic()?
             ))?;
             Ok(ExitStatus::Success)
+        }
+        Command::Unlock { plan, host, yes } => {
+            let plan = load(&plan)?;
+            let h = plan.hosts.get(&host).ok_or_else(|| {
+                miette!(
+                    code = "cutter::unknown_host",
+                    "unknown host `{host}`: the plan declares {}",
+                    plan.hosts
+                        .keys()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+            let t = remote::connect(h).await?;
+            let result = async {
+                let Some(holder) = lock::holder_of(t.as_ref()).await? else {
+                    printer.status("Unlocked", &format!("host `{host}` holds no apply lock"));
+                    return Ok(ExitStatus::Success);
+                };
+                printer.status("Locked", &format!("host `{host}` by {holder}"));
+                if !yes {
+                    if !std::io::stdin().is_terminal() {
+                        return Err(miette!(
+                            code = "cutter::confirm",
+                            help = "pass `--yes` to remove it without a prompt",
+                            "refusing to remove the lock without confirmation: standard input is not a terminal"
+                        ));
+                    }
+                    let _ = write!(
+                        std::io::stderr(),
+                        "Remove this lock? Only if that apply is not running. Only `yes` is accepted: "
+                    );
+                    let _ = std::io::stderr().flush();
+                    let mut answer = String::new();
+                    std::io::stdin().read_line(&mut answer).into_diagnostic()?;
+                    if answer.trim() != "yes" {
+                        printer.status("Cancelled", "the lock stays");
+                        return Ok(ExitStatus::Failure);
+                    }
+                }
+                if lock::unlock(t.as_ref(), &holder).await? {
+                    printer.status("Unlocked", &format!("host `{host}` (was held by {holder})"));
+                    Ok(ExitStatus::Success)
+                } else {
+                    Err(miette!("the lock of host `{host}` changed hands meanwhile: nothing removed"))
+                }
+            }
+            .await;
+            t.close().await;
+            result
         }
         Command::Completions { shell } => {
             // Generated into memory: clap_complete panics when its writer fails.
@@ -398,7 +463,8 @@ impl<'a> Session<'a> {
                 }
             }
         }
-        let view = render::view(self.plan, &self.graph, &diff, &self.states, self.now);
+        let mut view = render::view(self.plan, &self.graph, &diff, &self.states, self.now);
+        view.target = target.map(str::to_string);
         Ok((diff, view))
     }
 
@@ -412,9 +478,18 @@ impl<'a> Session<'a> {
         }
         let view = render::view(self.plan, &self.graph, &diff, &self.states, self.now);
         emit(&view, format, "cutter drift", false)?;
-        if diff.has_changes() {
+        if diff.has_changes() || !diff.standing.is_empty() {
             for c in diff.pending() {
                 printer.status("Drift", &format!("{}: {}", c.step, c.reasons.join("; ")));
+            }
+            for f in &diff.standing {
+                printer.status(
+                    "Failed",
+                    &format!(
+                        "{} on {} {} (to clear: {})",
+                        f.step, f.host, f.what, f.clear
+                    ),
+                );
             }
             Ok(ExitStatus::Changes)
         } else {
@@ -429,17 +504,64 @@ impl<'a> Session<'a> {
     async fn close(&self) {
         futures::future::join_all(self.transports.values().map(|t| t.close())).await;
     }
+
+    /// Clear standing failures the operator dealt with; each must stand.
+    async fn acknowledge(&mut self, steps: &[String], printer: &Printer) -> Result<()> {
+        for step in steps {
+            let hosts: Vec<String> = self
+                .states
+                .iter()
+                .filter(|(_, s)| s.failures.contains_key(step))
+                .map(|(h, _)| h.clone())
+                .collect();
+            if hosts.is_empty() {
+                let standing: Vec<String> = self
+                    .states
+                    .values()
+                    .flat_map(|s| s.failures.keys().map(|k| format!("`{k}`")))
+                    .collect();
+                return Err(miette!(
+                    code = "cutter::acknowledge",
+                    "no standing failure `{step}` to acknowledge (standing: {})",
+                    if standing.is_empty() {
+                        "none".into()
+                    } else {
+                        standing.join(", ")
+                    }
+                ));
+            }
+            for h in hosts {
+                if !apply::failures::acknowledge(
+                    self.transports[&h].as_ref(),
+                    self.plan,
+                    std::slice::from_ref(step),
+                )
+                .await?
+                {
+                    return Err(miette!("cannot clear `{step}` on host `{h}`"));
+                }
+                if let Some(s) = self.states.get_mut(&h) {
+                    s.failures.remove(step);
+                }
+                printer.status("Acknowledged", &format!("{step} on {h}"));
+            }
+        }
+        Ok(())
+    }
 }
 
-async fn apply(
-    path: &Path,
+/// What `cutter apply` was asked to do.
+struct ApplyOptions {
     yes: bool,
     parallelism: usize,
     target: Option<String>,
     lock_wait: Option<Duration>,
-    report_dir: &Path,
-    printer: &Printer,
-) -> Result<ExitStatus> {
+    report_dir: PathBuf,
+    sign_key: Option<PathBuf>,
+    acknowledge: Vec<String>,
+}
+
+async fn apply(path: &Path, opts: &ApplyOptions, printer: &Printer) -> Result<ExitStatus> {
     // A saved plan names its plan file and what it expected to find.
     let saved: Option<PlanView> = if path.extension().is_some_and(|e| e == "json") {
         let text = read_json_file(path)?;
@@ -485,35 +607,29 @@ async fn apply(
         // Names made from `{{ timestamp }}` are the ones that were reviewed.
         session.now = t.with_timezone(&chrono::Utc);
     }
-    let result = apply_in(
-        &session,
-        saved.as_ref(),
-        path,
-        yes,
-        parallelism,
-        target,
-        lock_wait,
-        report_dir,
-        printer,
-    )
-    .await;
+    let result = apply_in(&mut session, saved.as_ref(), path, opts, printer).await;
     session.close().await;
     result
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn apply_in(
-    session: &Session<'_>,
+    session: &mut Session<'_>,
     saved: Option<&PlanView>,
     path: &Path,
-    yes: bool,
-    parallelism: usize,
-    target: Option<String>,
-    lock_wait: Option<Duration>,
-    report_dir: &Path,
+    opts: &ApplyOptions,
     printer: &Printer,
 ) -> Result<ExitStatus> {
     let plan = session.plan;
+    let target = opts.target.clone();
+    let (yes, parallelism, lock_wait, report_dir) = (
+        opts.yes,
+        opts.parallelism,
+        opts.lock_wait,
+        opts.report_dir.as_path(),
+    );
+    if !opts.acknowledge.is_empty() {
+        session.acknowledge(&opts.acknowledge, printer).await?;
+    }
     let (diff, view) = session.plan(target.as_deref())?;
     let mut only: Option<BTreeSet<String>> = None;
     if let Some(saved) = saved {
@@ -525,6 +641,7 @@ async fn apply_in(
                 path.display()
             ));
         }
+        check_contract(saved, &view, target.as_deref(), path)?;
         only = Some(
             saved
                 .hosts
@@ -538,6 +655,9 @@ async fn apply_in(
         return Err(conflict_error(&diff));
     }
     if !diff.has_changes() {
+        if !diff.standing.is_empty() {
+            emit(&view, Format::Text, "cutter apply", false)?;
+        }
         printer.status(
             "Unchanged",
             &format!(
@@ -584,6 +704,56 @@ async fn apply_in(
             }
         }
     }
+
+    // Another apply may have run while this one waited for the lock (or
+    // between the plan and the lock): observe again under the lock, and
+    // apply only what is still missing, never more than was confirmed.
+    let confirmed: BTreeSet<String> = pending_steps(&view);
+    let fresh = match session.observe(printer).await {
+        Ok(()) => session.plan(target.as_deref()),
+        Err(e) => Err(e),
+    };
+    let (diff, view) = match fresh {
+        Ok((d, v)) => {
+            let now: BTreeSet<String> = pending_steps(&v);
+            let changed = v.observed_fingerprint != view.observed_fingerprint;
+            if changed && (saved.is_some() || !now.is_subset(&confirmed)) {
+                for l in &locked {
+                    lock::release(l.as_ref(), &holder).await;
+                }
+                return Err(miette!(
+                    code = "cutter::stale_plan",
+                    help = "run plan (or apply) again and review what is missing now",
+                    "the hosts changed before the lock was taken (another apply?): not applying what was not reviewed"
+                ));
+            }
+            if changed {
+                printer.status(
+                    "Re-observed",
+                    &format!(
+                        "the hosts changed while waiting for the lock: {} of {} confirmed step(s) remain",
+                        now.len(),
+                        confirmed.len()
+                    ),
+                );
+            }
+            if now.is_empty() {
+                for l in &locked {
+                    lock::release(l.as_ref(), &holder).await;
+                }
+                printer.status("Unchanged", "another apply already did everything");
+                return Ok(ExitStatus::Success);
+            }
+            (d, v)
+        }
+        Err(e) => {
+            for l in &locked {
+                lock::release(l.as_ref(), &holder).await;
+            }
+            return Err(e);
+        }
+    };
+    let _ = &view;
 
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
@@ -633,6 +803,8 @@ async fn apply_in(
         now: session.now,
         printer,
     };
+    let acknowledged = opts.acknowledge.clone();
+    let sign_key = opts.sign_key.clone();
     let opts = apply::Options {
         parallelism,
         only,
@@ -640,6 +812,18 @@ async fn apply_in(
     };
     let outcomes = apply::run(&ctx, &opts).await;
     watcher.abort();
+    if let Ok(outcomes) = &outcomes {
+        let at = crate::clock::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        for t in session.transports.values() {
+            if let Err(e) = apply::failures::sync(t.as_ref(), plan, outcomes, &at).await {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "warning: cannot record failures on host `{}`: {e}",
+                    t.host()
+                );
+            }
+        }
+    }
     for t in &locked {
         lock::release(t.as_ref(), &holder).await;
     }
@@ -667,8 +851,20 @@ async fn apply_in(
         &started.to_rfc3339(),
         &finished.to_rfc3339(),
         was_interrupted,
+        // Freshness is judged by the plan's "now" (`CUTTER_NOW` when set),
+        // like every other freshness decision.
+        crate::clock::now(),
     );
     r.not_done.extend(unobserved);
+    r.operator = holder.clone();
+    r.acknowledged = acknowledged;
+    for h in &mut r.hosts {
+        if let Some(t) = session.transports.get(&h.name) {
+            h.identity = t.identity().await;
+        }
+    }
+    let after_diff = diff::diff(plan, &session.graph, &after, crate::clock::now());
+    r.standing_failures = after_diff.standing;
     let stem = plan
         .file
         .file_stem()
@@ -680,6 +876,41 @@ async fn apply_in(
         "Report",
         &format!("{} and {}", md.display(), json.display()),
     );
+    let sig = match &sign_key {
+        Some(key) => {
+            let sig = crate::signature::sign(&json, key)?;
+            printer.status("Signed", &format!("{}", sig.display()));
+            Some(sig)
+        }
+        None => None,
+    };
+    // A copy of the evidence stays on each host, beside its artefacts.
+    for (name, t) in &session.transports {
+        let dirs: BTreeSet<String> = after
+            .get(name)
+            .map(|s| {
+                s.artefacts
+                    .values()
+                    .filter_map(|a| a.newest.as_ref())
+                    .filter_map(|f| f.path.rsplit_once('/').map(|(d, _)| d.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for dir in dirs {
+            let file = format!("cutter-report-{stem}-{stamp}.json");
+            match report::copy_to_host(t.as_ref(), plan, name, &dir, &file, &json, sig.as_deref())
+                .await
+            {
+                Ok(()) => printer.status("Kept", &format!("a copy on {name} in {dir}/{file}")),
+                Err(e) => {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "warning: cannot keep a copy of the report on host `{name}`: {e}"
+                    );
+                }
+            }
+        }
+    }
     let total: f64 = outcomes.iter().map(|o| o.seconds).sum();
     printer.line(&format!(
         "{:>12} {} step(s), {:.2}s of step time, {:.2}s wall",
@@ -706,7 +937,7 @@ async fn apply_in(
             .collect();
         Err(miette!(
             code = "cutter::apply_failed",
-            help = "fix the cause and run apply again: it resumes with what is still missing",
+            help = "fix the cause and run apply again: it resumes with what is still missing; failed checks and guards stand on the host (see `cutter drift`) until they pass again or are acknowledged",
             "apply {}:\n  {}",
             if was_interrupted {
                 "interrupted"
@@ -716,4 +947,65 @@ async fn apply_in(
             failed.join("\n  ")
         ))
     }
+}
+
+/// A saved plan is a contract: the same target, the same steps, and for
+/// each step exactly the commands that were reviewed. Anything else (a
+/// different `--target`, a step added or removed, a command edited by hand
+/// or changed by a newer cutter) is refused.
+fn check_contract(
+    saved: &PlanView,
+    now: &PlanView,
+    target: Option<&str>,
+    path: &Path,
+) -> Result<()> {
+    let refuse = |what: String| {
+        Err(miette!(
+            code = "cutter::saved_plan_contract",
+            help = "run `cutter plan -o` again and review the new plan",
+            "the saved plan `{}` cannot be applied as reviewed: {what}",
+            path.display()
+        ))
+    };
+    if saved.target.as_deref() != target {
+        return refuse(format!(
+            "it was made for {}, this apply asks for {}",
+            saved
+                .target
+                .as_deref()
+                .map_or("the whole plan".to_string(), |t| format!("target `{t}`")),
+            target.map_or("the whole plan".to_string(), |t| format!("target `{t}`"))
+        ));
+    }
+    let steps = |v: &PlanView| -> std::collections::BTreeMap<String, (Vec<String>, Vec<String>)> {
+        v.hosts
+            .iter()
+            .flat_map(|h| h.changes.iter())
+            .map(|c| (c.step.clone(), (c.commands.clone(), c.bookkeeping.clone())))
+            .collect()
+    };
+    let (reviewed, current) = (steps(saved), steps(now));
+    for (step, commands) in &reviewed {
+        match current.get(step) {
+            None => return refuse(format!("step `{step}` would no longer run")),
+            Some(c) if c != commands => {
+                return refuse(format!(
+                    "the commands of step `{step}` differ from the reviewed ones"
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(step) = current.keys().find(|s| !reviewed.contains_key(*s)) {
+        return refuse(format!("step `{step}` was not reviewed"));
+    }
+    Ok(())
+}
+
+/// The steps a plan view would run.
+fn pending_steps(view: &PlanView) -> BTreeSet<String> {
+    view.hosts
+        .iter()
+        .flat_map(|h| h.changes.iter().map(|c| c.step.clone()))
+        .collect()
 }

@@ -121,18 +121,17 @@ fn a_plan_that_is_not_utf8_is_refused() {
 #[test]
 fn empty_image_is_refused() {
     let err = invalid(&local(
-        "[containers.db]\nimage = \"\"\nlifecycle = \"persistent\"\n",
+        "[containers.rehearsal]\nimage = \"\"\nlifecycle = \"persistent\"\n",
     ));
-    assert_says(&err, "empty image");
-    assert_points_at(&err, 5, "image = \"\"", "give the image here");
+    assert_says(&err, "`` is not an image reference");
 }
 
 #[test]
 fn an_image_that_reads_as_an_option_is_refused() {
     let err = invalid(&local(
-        "[containers.db]\nimage = \"--privileged\"\nlifecycle = \"persistent\"\n",
+        "[containers.rehearsal]\nimage = \"--privileged\"\nlifecycle = \"persistent\"\n",
     ));
-    assert_says(&err, "invalid image `--privileged`");
+    assert_says(&err, "`--privileged` is not an image reference");
 }
 
 #[test]
@@ -141,9 +140,9 @@ fn empty_sql_user_and_database_are_refused() {
         "[checks.c]\ncontainer = \"postgres\"\nsql = \"  \"\nexpect = \"1\"\nuser = \"\"\ndatabase = \"\"\n",
     ));
     assert_says(&err, "the plan is invalid (3 errors)");
-    assert_says(&err, "empty SQL");
-    assert_says(&err, "empty user");
-    assert_says(&err, "empty database");
+    assert_says(&err, "the SQL is empty");
+    assert_says(&err, "`user` is empty");
+    assert_says(&err, "`database` is empty");
 }
 
 #[test]
@@ -152,15 +151,16 @@ fn empty_guard_user_is_refused() {
         "[hosts.vps]\nssh = \"vps\"\n[hosts.vps.protected]\ncontainers = [\"postgres\"]\n\
          [guards.g]\nkind = \"schema-unchanged\"\ncontainer = \"postgres\"\nuser = \"\"\n",
     );
-    assert_says(&err, "empty user");
+    assert_says(&err, "`user` is empty");
 }
 
 #[test]
 fn empty_command_and_ssh_destination_are_refused() {
-    let err =
-        invalid("[hosts.vps]\nssh = \"\"\n[artefacts.a]\npath = \"/tmp/a\"\ncommand = \"\"\n");
+    let err = invalid("[hosts.vps]\nssh = \"\"\n");
     assert_says(&err, "host `vps` has no SSH destination");
-    assert_says(&err, "empty command");
+    assert_says(&err, "an alias or `user@host`, not empty and not an option");
+    let err = invalid(&local("[artefacts.a]\npath = \"/tmp/a\"\ncommand = \"\"\n"));
+    assert_says(&err, "artefact `a` has an empty command");
 }
 
 #[test]
@@ -203,16 +203,16 @@ fn docker_invalid_names_are_refused_at_validate() {
          [containers._hidden]\nimage = \"postgres:16\"\nlifecycle = \"persistent\"\n\
          [artefacts.a]\npath = \"/tmp/a\"\ncommand = \"true\"\ncontainer = \"--privileged\"\n",
     ));
-    assert_says(&err, "invalid Docker container name `my db`");
-    assert_says(&err, "invalid Docker network name `-net`");
-    assert_says(&err, "invalid Docker volume name `vol/../x`");
-    assert_says(&err, "invalid Docker container name `_hidden`");
-    assert_says(&err, "invalid Docker container name `--privileged`");
+    assert_says(&err, "`my db` is not a valid Docker container name");
+    assert_says(&err, "`-net` is not a valid Docker network");
+    assert_says(&err, "`vol/../x` is not a valid Docker volume");
+    assert_says(&err, "`_hidden` is not a valid Docker container name");
+    assert_says(&err, "`--privileged` is not a container name or ID");
     assert_points_at(
         &err,
         5,
         "name = \"my db\"",
-        "Docker names are `[a-zA-Z0-9][a-zA-Z0-9_.-]*`",
+        "this contains ` `: Docker allows letters, digits, `_`, `.` and `-`",
     );
 }
 
@@ -221,8 +221,8 @@ fn docker_invalid_protected_names_are_refused() {
     let err = invalid(
         "[hosts.vps]\nssh = \"vps\"\n[hosts.vps.protected]\ncontainers = [\"post gres\"]\nvolumes = [\"\"]\n",
     );
-    assert_says(&err, "invalid Docker container name `post gres`");
-    assert_says(&err, "invalid Docker volume name ``");
+    assert_says(&err, "`post gres` is not a valid Docker container");
+    assert_says(&err, "`` is not a valid Docker volume");
 }
 
 #[test]
@@ -323,10 +323,10 @@ fn sub_second_ssh_timeouts_are_refused_not_truncated_to_zero() {
 fn empty_host_and_environment_names_are_refused() {
     let err = invalid(
         "[hosts.\"\"]\nlocal = true\n[hosts.h]\nlocal = true\n\
-         [containers.db]\nhost = \"h\"\nimage = \"postgres:16\"\nlifecycle = \"persistent\"\n\
+         [containers.rehearsal]\nhost = \"h\"\nimage = \"postgres:16\"\nlifecycle = \"persistent\"\n\
          env = { \"A=B\" = \"x\" }\nsecrets = { \"\" = { env = \"X\" } }\n",
     );
     assert_says(&err, "empty host name");
-    assert_says(&err, "invalid environment variable name `A=B`");
-    assert_says(&err, "invalid environment variable name ``");
+    assert_says(&err, "`A=B` is not an environment variable name");
+    assert_says(&err, "`` is not an environment variable name");
 }

@@ -54,17 +54,22 @@ paths = ["/var/lib/docker"]
 [artefacts.backup]
 path = "{{ var.root }}/hb08_{{ date }}/full_{{ timestamp }}.dump"
 container = "postgres"
-command = "pg_dump -U app -d app -F c -Z 6"
+pg_dump = { user = "app", database = "app", format = "custom", compress = 6 }
 stderr = "pg_dump.stderr"
-verify = "pg_restore --list"
 min_size = "1 KiB"
 max_age = "60m"
 
 [artefacts.counts]
 path = "{{ var.root }}/rowcounts.txt"
 container = "postgres"
-command = "psql -U app -d app -tAF '|' -c 'select 1'"
+query = { user = "app", database = "app", separator = "|", sql = "SELECT relname, n_live_tup FROM pg_stat_user_tables" }
 after = ["backup"]
+
+[artefacts.notes]
+path = "{{ var.root }}/notes_{{ timestamp }}.txt"
+command = "uname -a; df -h"
+verify = "grep -q ."
+max_age = "1h 30min"
 
 [containers.restore_test]
 image = "postgres:16"
@@ -75,7 +80,7 @@ ready = "pg_isready -h 127.0.0.1 -U app"
 restore = { artefact = "backup", command = "pg_restore -U app -d app", tolerated_errors = ['role "admin" does not exist'], ok_exit_codes = [0, 1] }
 
 [containers.rehearsal]
-name = "rehearsal-{{ date }}"
+name = "rehearsal"
 image = "postgres:16"
 lifecycle = "persistent"
 network = "rehearsal-net"
@@ -170,6 +175,10 @@ const PLAN_TOKENS: &[&str] = &[
     "container = \"tables\"\n",
     "lifecycle = \"ephemeral\"\n",
     "kind = \"schema-unchanged\"\n",
+    "pg_dump = { user = \"app\", database = \"app\", format = \"plain\", schema_only = true }\n",
+    "query = { user = \"app\", database = \"app\", sql = \"SELECT 1\" }\n",
+    "timeout = \"5m\"\n",
+    "\"0123abcd\"",
     "\n[vars]\na = \"{{ var.a }}\"\n",
     "\n[hosts.local]\nlocal = true\n",
     "\n[hosts.both]\nlocal = true\nssh = \"x\"\n",
@@ -288,15 +297,26 @@ fn use_plan(plan: &Plan) {
     let now = chrono::DateTime::parse_from_rfc3339("2026-05-15T08:00:00Z")
         .unwrap()
         .with_timezone(&chrono::Utc);
+    let external = script::Exec::External {
+        id: "f".repeat(64),
+        image_id: format!("sha256:{}", "e".repeat(64)),
+        name: "postgres".into(),
+    };
+    let timeout = std::time::Duration::from_secs(60);
     for a in plan.artefacts.values() {
-        let _ = script::artefact(plan, a, now).text();
+        for exec in [&script::Exec::Host, &external] {
+            let s = script::artefact(plan, a, exec, now, "nonce", Some("/tmp/q"));
+            let _ = s.supervised("nonce", timeout);
+        }
     }
     for c in plan.containers.values() {
-        let _ = script::container(plan, c, Some("/tmp/dump"), false, Vec::new()).text();
-        let _ = script::teardown(c).text();
+        let s = script::container(plan, c, Some("/tmp/dump"), false, true, Vec::new());
+        let _ = s.supervised("nonce", timeout);
+        let _ = script::teardown(c).body();
     }
     for k in plan.checks.values() {
-        let _ = script::check(plan, k, Some("/tmp/rowcounts.txt")).text();
+        let s = script::check(k, &external, Some(&script::Exec::Host), Some("/tmp/r"), "n");
+        let _ = s.supervised("n", timeout);
     }
 }
 

@@ -3,8 +3,11 @@
 mod test;
 
 mod bad_input;
+mod boundary;
 mod diagnostics;
+mod evidence;
 mod exit_codes;
+mod faults;
 mod fuzz;
 mod isolation;
 mod local;

@@ -717,3 +717,37 @@ fn a_saved_plan_is_refused_when_the_hosts_changed_since() {
     assert_ne!(site.read("alpha.txt"), "alpha\n");
     assert_eq!(fingerprint(&site.file("bravo.txt")), bravo);
 }
+
+/// A saved plan is a contract: a command edited by hand in the JSON, a
+/// step removed from it, or a different `--target` is refused, and nothing
+/// runs.
+#[test]
+fn a_saved_plan_is_refused_when_edited_or_applied_to_another_target() {
+    let site = Site::new(THREE);
+    site.cutter(0, &["plan", "plan.toml", "-o", "plan.json"]);
+    let saved = std::fs::read_to_string(site.dir().join("plan.json")).unwrap();
+
+    let edited = saved.replacen("echo alpha", "echo pwned", 1);
+    assert_ne!(edited, saved, "the saved plan shows the command");
+    std::fs::write(site.dir().join("plan.json"), &edited).unwrap();
+    let run = site.cutter(1, &["apply", "plan.json", "--yes"]);
+    let said = unwrapped(&run.stderr);
+    assert_says(&said, "cannot be applied as reviewed");
+    assert_says(&said, "differ from the reviewed ones");
+    assert!(!site.out().exists(), "an edited plan was applied");
+
+    let mut v: serde_json::Value = serde_json::from_str(&saved).unwrap();
+    v["hosts"][0]["changes"].as_array_mut().unwrap().remove(0);
+    std::fs::write(site.dir().join("plan.json"), v.to_string()).unwrap();
+    let run = site.cutter(1, &["apply", "plan.json", "--yes"]);
+    assert_says(&unwrapped(&run.stderr), "was not reviewed");
+    assert!(!site.out().exists());
+
+    std::fs::write(site.dir().join("plan.json"), &saved).unwrap();
+    let run = site.cutter(1, &["apply", "plan.json", "--yes", "--target", "alpha"]);
+    assert_says(&unwrapped(&run.stderr), "it was made for the whole plan");
+    assert!(!site.out().exists());
+
+    site.cutter(0, &["apply", "plan.json", "--yes"]);
+    site.assert_checksums_pass();
+}

@@ -72,6 +72,8 @@ fn redact(site: &Site, text: &str) -> String {
     for d in [canonical.as_path(), dir] {
         text = text.replace(&d.display().to_string(), "[TMP]");
     }
+    let nonce = Regex::new(r"cutter-(verify-)?[0-9a-f]{16}\b").unwrap();
+    let text = nonce.replace_all(&text, "cutter-${1}[NONCE]").into_owned();
     let sha256 = Regex::new(r"\b[0-9a-f]{64}\b").unwrap();
     let text = sha256.replace_all(&text, "[SHA256]");
     let seconds = Regex::new(r"\b\d+\.\d+s\b").unwrap();

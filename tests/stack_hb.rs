@@ -21,7 +21,6 @@ use crate::test::Run;
 const PLAN: &str = include_str!("../plans/hb08-09.toml");
 const PROTECTED_CONTAINERS: [&str; 3] = ["postgres", "directus", "redis"];
 const DOT_PAIR: &str = "991:active:B:DOT-IU-CUTTER,992:active:A:DOT-IU-CUTTER-VERIFY";
-const READ_ONLY_ENV: &str = "PGOPTIONS=-c default_transaction_read_only=on";
 
 /// One test's HB-08/09 workspace: the plan with names of its own, and the
 /// cleanup of every Docker object carrying them.
@@ -65,8 +64,9 @@ impl Hb {
     fn rt_name(&self, date: &str) -> String {
         format!("{}-{date}", self.rt_base())
     }
-    fn dr_name(&self, date: &str) -> String {
-        format!("{}-{date}", self.dr_base())
+    /// The dry-run container keeps one name whatever the date.
+    fn dr_name(&self, _date: &str) -> String {
+        self.dr_base()
     }
 
     fn write_plan(&self, text: &str) {
@@ -322,6 +322,8 @@ fn words(s: &str) -> Vec<String> {
 /// A `docker exec` found in an audit entry.
 #[derive(Debug)]
 struct Exec {
+    /// `-e` values (the environment given to the command).
+    #[allow(dead_code)]
     env: Vec<String>,
     container: String,
     /// The program and its arguments (inside `sh -c` when wrapped in one).
@@ -378,45 +380,81 @@ fn docker_targets(entry: &str, sub: &str) -> Vec<String> {
 
 /// Whether an entry is one of cutter's guard readings, the same for every plan.
 fn is_guard_script(entry: &str) -> bool {
-    entry.starts_with("set -eu\n")
-        && (entry.contains("ids=$(docker ps -aq --no-trunc)")
-            || entry.contains("pg_dump --schema-only"))
+    let body = step_body(entry);
+    body.contains("ids=$(docker ps -aq --no-trunc)") || body.contains("--schema-only")
+}
+
+/// The body of a supervised step (`cutter_script='...'`), unquoted; the
+/// entry itself when it is not a step.
+fn step_body(entry: &str) -> String {
+    match entry.find("\ncutter_script=") {
+        Some(i) => shlex::Shlex::new(&entry[i + 1..])
+            .next()
+            .and_then(|w| w.strip_prefix("cutter_script=").map(str::to_string))
+            .unwrap_or_default(),
+        None => entry.to_string(),
+    }
+}
+
+/// The full ID of production's database container.
+fn production_id() -> String {
+    ssh_ok("docker inspect -f '{{.Id}}' postgres")
+        .trim()
+        .to_string()
 }
 
 /// Production was only read in these audit entries: every `docker exec` into
-/// a protected container is forced read-only and runs a reading program;
-/// nothing stops, removes, restarts, kills or attaches to production.
+/// production names it by full ID and runs a typed `pg_dump` or `psql` (no
+/// shell) under `timeout`, as the operator's uid, with read-only forced in
+/// the connection string; nothing stops, removes, restarts, kills or
+/// attaches to production; `pg_restore --list` runs only in a throw-away
+/// container without network.
 fn assert_production_only_read(entries: &[String], own_prefix: &str) -> Vec<String> {
+    let prod = production_id();
     let mut programs = Vec::new();
     for e in entries {
-        for x in docker_execs(e) {
-            if PROTECTED_CONTAINERS.contains(&x.container.as_str()) {
+        let body = step_body(e);
+        for x in docker_execs(&body) {
+            assert!(
+                !PROTECTED_CONTAINERS.contains(&x.container.as_str()),
+                "exec into production by name, not by ID: {x:?}\nin: {body}"
+            );
+            if x.container == prod {
                 assert_eq!(
-                    x.container, "postgres",
-                    "exec into idle production container: {e}"
+                    x.command[..3],
+                    ["timeout", "-k", "10"],
+                    "exec into production without timeout: {x:?}"
+                );
+                let program = x.command[4].as_str();
+                assert!(
+                    ["pg_dump", "psql"].contains(&program),
+                    "production runs {program}: {body}"
                 );
                 assert!(
-                    x.env.iter().any(|v| v == READ_ONLY_ENV),
-                    "exec into production without {READ_ONLY_ENV}: {x:?}\nin: {e}"
+                    x.command.iter().any(|a| a.starts_with("--dbname=")
+                        && a.contains("default_transaction_read_only=on")),
+                    "exec into production without read-only forced: {x:?}"
                 );
-                let program = x.command.first().map(String::as_str).unwrap_or("");
                 assert!(
-                    ["pg_dump", "psql", "pg_restore"].contains(&program),
-                    "production runs {program}: {e}"
+                    body.contains("docker exec -u \"$(id -u):$(id -g)\""),
+                    "exec into production as another user: {body}"
                 );
-                if program == "pg_restore" {
-                    assert!(
-                        x.command.iter().any(|a| a == "--list" || a == "-l"),
-                        "pg_restore into production without --list: {e}"
-                    );
-                }
                 programs.push(program.to_string());
-            } else if !is_guard_script(e) {
+            } else {
                 assert!(
-                    x.container.starts_with(own_prefix),
+                    x.container == "$cid" || x.container.starts_with(own_prefix),
                     "exec into a container that is not the test's: {x:?}"
                 );
             }
+        }
+        if body.contains("pg_restore --list") {
+            assert!(
+                body.contains(
+                    "docker run --rm -i --network none --read-only --name cutter-verify-"
+                ),
+                "pg_restore outside a throw-away container: {body}"
+            );
+            programs.push("pg_restore".into());
         }
         for forbidden in [
             "docker stop",
@@ -429,29 +467,29 @@ fn assert_production_only_read(entries: &[String], own_prefix: &str) -> Vec<Stri
             "docker rename",
         ] {
             assert!(
-                !e.contains(forbidden),
-                "`{forbidden}` during the apply: {e}"
+                !body.contains(forbidden),
+                "`{forbidden}` during the apply: {body}"
             );
         }
         for sub in ["rm", "volume rm", "network rm"] {
-            for target in docker_targets(e, sub) {
+            for target in docker_targets(&body, sub) {
                 assert!(
-                    target.starts_with(own_prefix),
-                    "`docker {sub} {target}` targets something not the test's own: {e}"
+                    target.starts_with(own_prefix) || target.starts_with('$'),
+                    "`docker {sub} {target}` targets something not the test's own: {body}"
                 );
             }
         }
         // The guard reads them (`inspect`); nothing else may name them.
-        let e = &e
-            .replace("docker volume inspect cutter-prod-pgdata", "")
-            .replace("docker network inspect cutter-prod-net", "");
+        let rest = body
+            .replace("docker volume inspect -- cutter-prod-pgdata", "")
+            .replace("docker network inspect -- cutter-prod-net", "");
         assert!(
-            !e.contains("cutter-prod-pgdata"),
-            "production volume named: {e}"
+            !rest.contains("cutter-prod-pgdata"),
+            "production volume named: {body}"
         );
         assert!(
-            !e.contains("cutter-prod-net"),
-            "production network named: {e}"
+            !rest.contains("cutter-prod-net"),
+            "production network named: {body}"
         );
     }
     programs
@@ -459,17 +497,19 @@ fn assert_production_only_read(entries: &[String], own_prefix: &str) -> Vec<Stri
 
 #[test]
 fn words_and_execs_parse_cutter_commands() {
-    let e = "set -eu\nout=$(docker exec -e 'PGOPTIONS=-c default_transaction_read_only=on' postgres psql -X -U directus -tA -c 'select 1'); printf x\n\
-             docker exec -i -e 'PGOPTIONS=-c default_transaction_read_only=on' postgres sh -c 'pg_restore --list' < /tmp/x > /dev/null\n\
-             docker rm -f -v hbx-rt > /dev/null 2>&1 || :";
+    let e = "set -eu\nout=$(docker exec -u \"$(id -u):$(id -g)\" 3d75 timeout -k 10 600 psql --no-psqlrc \"--dbname=dbname=directus options='-c default_transaction_read_only=on'\" '--command=select 1'); printf x\n\
+             old=$(docker ps -aq); [ -z \"$old\" ] || docker rm -f -v $old > /dev/null";
     let x = docker_execs(e);
-    assert_eq!(x.len(), 2);
-    assert_eq!(x[0].container, "postgres");
-    assert_eq!(x[0].env, [READ_ONLY_ENV]);
-    assert_eq!(x[0].command[..2], ["psql", "-X"]);
-    assert_eq!(x[1].command, ["pg_restore", "--list"]);
-    assert_eq!(docker_targets(e, "rm"), ["hbx-rt"]);
-    assert_production_only_read(&[e.to_string()], "hbx-");
+    assert_eq!(x.len(), 1);
+    assert_eq!(x[0].container, "3d75");
+    assert_eq!(x[0].command[..5], ["timeout", "-k", "10", "600", "psql"]);
+    assert!(x[0].command[6].contains("default_transaction_read_only=on"));
+    assert_eq!(docker_targets(e, "rm"), ["$old"]);
+    let wrapped = format!(
+        "set -u\ncutter_script={}\nexit",
+        shlex::try_quote(e).unwrap()
+    );
+    assert_eq!(step_body(&wrapped), e);
 }
 
 // -------------------------------------------------------------------- tests ---
@@ -1053,6 +1093,20 @@ fn hb08_failed_check_tears_down_and_skips_the_dry_run() {
         !names.lines().any(|n| n == dr),
         "{dr} was created after a failed restore test"
     );
+
+    // the failure stands: drift says so and exits 2; plan shows how to clear it
+    let d = hb.expect(&["drift", "PLAN"], 2);
+    assert!(
+        d.stderr.contains("check.restore_dot_pair") && d.stderr.contains("failed at"),
+        "{}",
+        d.stderr
+    );
+    let p = hb.expect(&["plan", "PLAN"], 0);
+    assert!(p.stderr.contains("standing failures"), "{}", p.stderr);
+    // fixed: the check runs again, passes, and the failure is cleared
+    hb.write_plan(&hb.plan_text());
+    hb.apply(0);
+    hb.expect(&["drift", "PLAN"], 0);
     drop(hb);
 }
 
@@ -1067,7 +1121,7 @@ fn hb08_plans_touching_production_names_are_refused_without_contacting_the_host(
         (
             "container named postgres",
             base.replacen(
-                &format!("name = \"{}-{{{{ date }}}}\"", hb.dr_base()),
+                &format!("name = \"{}\"", hb.dr_base()),
                 "name = \"postgres\"",
                 1,
             ),
@@ -1085,7 +1139,7 @@ fn hb08_plans_touching_production_names_are_refused_without_contacting_the_host(
         (
             "production volume",
             base.replacen(
-                &format!("volume = \"{}-{{{{ date }}}}-data\"", hb.dr_base()),
+                &format!("volume = \"{}-data\"", hb.dr_base()),
                 "volume = \"cutter-prod-pgdata\"",
                 1,
             ),
@@ -1187,6 +1241,37 @@ kind = "protected-unchanged"
         "failed"
     );
     assert_eq!(step(&report, "artefact.slow")["status"], "ok");
+
+    // the failed guard stands: the next apply does not forget it, drift exits
+    // 2 until an operator acknowledges it
+    let r = hb.expect(&["apply", "PLAN", "--yes", "--lock-wait", "10m"], 0);
+    assert!(r.stderr.contains("standing failures"), "{}", r.stderr);
+    let d = hb.expect(&["drift", "PLAN"], 2);
+    assert!(
+        d.stderr.contains("guard-after.production_untouched")
+            && d.stderr
+                .contains("--acknowledge guard-after.production_untouched"),
+        "{}",
+        d.stderr
+    );
+    hb.expect(
+        &["apply", "PLAN", "--yes", "--acknowledge", "nothing.here"],
+        1,
+    );
+    let r = hb.expect(
+        &[
+            "apply",
+            "PLAN",
+            "--yes",
+            "--lock-wait",
+            "10m",
+            "--acknowledge",
+            "guard-after.production_untouched",
+        ],
+        0,
+    );
+    assert!(r.stderr.contains("Acknowledged"), "{}", r.stderr);
+    hb.expect(&["drift", "PLAN"], 0);
 }
 
 /// The restore-test evidence cutter leaves beside a backup on the host.

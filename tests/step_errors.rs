@@ -1,5 +1,5 @@
 //! A failed step says why (issue 10, item 11): the last lines of the
-//! the last lines of the command's own standard error, not just its exit code.
+//! command's own standard error, not just its exit code.
 
 use std::process::{Command, Stdio};
 

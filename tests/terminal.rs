@@ -142,7 +142,7 @@ fn interrupt_with(signal: &str) {
 fn a_host_without_docker_is_reported() {
     let site = Site::new(
         "[hosts.here]\nlocal = true\n\
-         [containers.db]\nimage = \"postgres:16\"\nlifecycle = \"persistent\"\n",
+         [containers.pgcopy]\nimage = \"postgres:16\"\nlifecycle = \"persistent\"\n",
     );
     // A PATH with the shell and coreutils but no docker.
     let bin = site.dir().join("bin");

@@ -53,20 +53,28 @@ pub async fn acquire(t: &dyn Transport, holder: &str, wait: Duration) -> Result<
             Some(0) => return Ok(true),
             Some(75) if out.stdout_text().trim() == holder => return Ok(false),
             Some(75) if is_dead(out.stdout_text().trim()) => {
-                // An apply on this machine that no longer runs: its lock is stale.
+                // An apply on this machine that no longer runs: its lock is
+                // stale once none of its steps runs on the host any more.
                 let stale = out.stdout_text().trim().to_string();
-                let cmd = format!(
-                    "d=\"{LOCK_DIR}\"; [ \"$(cat \"$d/holder\" 2>/dev/null)\" = {} ] && rm -f \"$d/holder\" && rmdir \"$d\"",
-                    quote(&stale)
-                );
-                t.run(&cmd, None).await?;
-                let _ = std::io::Write::write_fmt(
-                    &mut std::io::stderr(),
-                    format_args!(
-                        "warning: removed the stale apply lock of host `{}` ({stale}): that process is gone\n",
-                        t.host()
-                    ),
-                );
+                let removed = t.run(&remove_cmd(&stale, true), None).await?;
+                if removed.success() {
+                    let _ = std::io::Write::write_fmt(
+                        &mut std::io::stderr(),
+                        format_args!(
+                            "warning: removed the stale apply lock of host `{}` ({stale}): that process is gone\n",
+                            t.host()
+                        ),
+                    );
+                } else if Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                } else {
+                    return Err(LockError::Held {
+                        host: t.host().into(),
+                        holder: format!(
+                            "{stale} (gone, but a step it started still runs on the host)"
+                        ),
+                    });
+                }
             }
             Some(75) if Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(500)).await
@@ -112,9 +120,34 @@ fn is_dead(holder: &str) -> bool {
 }
 
 pub async fn release(t: &dyn Transport, holder: &str) {
-    let cmd = format!(
-        "d=\"{LOCK_DIR}\"; [ \"$(cat \"$d/holder\" 2>/dev/null)\" = {} ] && rm -f \"$d/holder\" && rmdir \"$d\"",
-        quote(holder)
-    );
-    let _ = t.run(&cmd, None).await;
+    let _ = t.run(&remove_cmd(holder, false), None).await;
+}
+
+/// Remove the lock if `holder` still holds it; with `unless_steps_run`, only
+/// when no step it started is still running on the host (each supervised
+/// step registers `steps.<pid>` in the lock while it runs).
+fn remove_cmd(holder: &str, unless_steps_run: bool) -> String {
+    format!(
+        "d=\"{LOCK_DIR}\"; [ \"$(cat \"$d/holder\" 2>/dev/null)\" = {} ] || exit 1; {}rm -f \"$d\"/steps.* \"$d/holder\" && rmdir \"$d\"",
+        quote(holder),
+        if unless_steps_run {
+            "for f in \"$d\"/steps.*; do [ -e \"$f\" ] || continue; [ ! -d \"/proc/${f##*.}\" ] || exit 2; done; "
+        } else {
+            ""
+        }
+    )
+}
+
+/// Who holds the apply lock of a host, if anyone.
+pub async fn holder_of(t: &dyn Transport) -> Result<Option<String>, RemoteError> {
+    let out = t
+        .run(&format!("cat \"{LOCK_DIR}/holder\" 2>/dev/null"), None)
+        .await?;
+    let h = out.stdout_text().trim().to_string();
+    Ok((!h.is_empty()).then_some(h))
+}
+
+/// Remove the lock held by `holder` (after the operator confirmed it).
+pub async fn unlock(t: &dyn Transport, holder: &str) -> Result<bool, RemoteError> {
+    Ok(t.run(&remove_cmd(holder, false), None).await?.success())
 }

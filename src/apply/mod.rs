@@ -10,8 +10,10 @@
 //!    reading;
 //! 4. release the locks; the caller re-observes and writes the report.
 
+pub mod failures;
 pub mod lock;
 pub mod script;
+pub mod step;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -53,6 +55,8 @@ pub struct StepOutcome {
     /// For checks and guards: what was expected and what was seen.
     pub evidence: Vec<String>,
     pub error: Option<String>,
+    /// The typed operations this step sent into containers cutter does not own.
+    pub production_ops: Vec<String>,
 }
 
 pub struct Options {
@@ -161,7 +165,8 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
                 &format!("{} on {}", step.id, step.host),
             );
             let transport = ctx.transports[&step.host].clone();
-            let base = outcome(ctx, &step.id, Status::Ok, 0.0, None);
+            let mut base = outcome(ctx, &step.id, Status::Ok, 0.0, None);
+            base.production_ops = job.production_ops.clone();
             running.insert(
                 n,
                 Running {
@@ -171,10 +176,29 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
                     progress_file: job.progress_file.clone(),
                 },
             );
+            let limit = step::timeout(ctx.plan, ctx.graph, &step.id);
+            let nonce = step::nonce(ctx.plan, &step.id, ctx.now);
+            let text = job.supervised(&nonce, limit);
             set.spawn(async move {
                 let started = Instant::now();
                 let mut o = base;
-                match transport.run(&job.text(), job.stdin.clone()).await {
+                // The host ends the step at `limit`; this is the backstop for
+                // a host that cannot (dropping the command closes its
+                // lifeline, which ends the step's processes there).
+                let run = transport.run_held(&text, job.stdin.clone().unwrap_or_default());
+                let result = match tokio::time::timeout(limit + Duration::from_secs(30), run).await
+                {
+                    Ok(r) => r,
+                    Err(_) => Err(crate::remote::RemoteError::Lost {
+                        host: transport.host().to_string(),
+                        command: o.step.clone(),
+                        detail: format!(
+                            "no answer {}s after the step's timeout",
+                            limit.as_secs() + 30
+                        ),
+                    }),
+                };
+                match result {
                     Ok(out) => {
                         o.results = script::results(&out.stdout_text());
                         if !out.success() {
@@ -293,6 +317,7 @@ fn outcome(
         results: BTreeMap::new(),
         evidence: Vec::new(),
         error,
+        production_ops: Vec::new(),
     }
 }
 
@@ -338,18 +363,6 @@ fn resolve_secrets(ctx: &Context<'_>) -> miette::Result<HashMap<String, Vec<(Str
     Ok(out)
 }
 
-/// The artefact's file: made in this apply, or the newest observed.
-fn artefact_file(ctx: &Context<'_>, state: &RunState, name: &str) -> Option<String> {
-    state.produced.get(name).cloned().or_else(|| {
-        let a = &ctx.plan.artefacts[name];
-        ctx.states[&a.host]
-            .artefacts
-            .get(name)
-            .and_then(|s| s.newest.as_ref())
-            .map(|f| f.path.clone())
-    })
-}
-
 fn build(
     ctx: &Context<'_>,
     state: &RunState,
@@ -357,84 +370,52 @@ fn build(
     secrets: &HashMap<String, Vec<(String, String)>>,
     outcomes: &[StepOutcome],
 ) -> Result<Script, String> {
-    let step = &ctx.graph.graph[ctx.graph.node(id).unwrap()];
-    let plan = ctx.plan;
-    Ok(match step.kind {
-        StepKind::Artefact => script::artefact(plan, &plan.artefacts[&step.resource], ctx.now),
-        StepKind::Container => {
-            let c = &plan.containers[&step.resource];
-            let action = ctx.diff.get(id).map(|ch| ch.action);
-            let file =
-                match &c.restore {
-                    Some(r) => Some(artefact_file(ctx, state, &r.artefact).ok_or_else(|| {
-                        format!("artefact `{}` has no file to restore", r.artefact)
-                    })?),
-                    None => None,
-                };
-            script::container(
-                plan,
-                c,
-                file.as_deref(),
-                action == Some(Action::Start),
-                secrets.get(&c.name).cloned().unwrap_or_default(),
-            )
+    let inputs = step::Inputs {
+        plan: ctx.plan,
+        graph: ctx.graph,
+        diff: ctx.diff,
+        states: ctx.states,
+        now: ctx.now,
+        produced: &state.produced,
+    };
+    let mut s = step::build(&inputs, id, secrets)?;
+    let node = &ctx.graph.graph[ctx.graph.node(id).unwrap()];
+    if node.kind == StepKind::Teardown {
+        let plan = ctx.plan;
+        let c = &plan.containers[&node.resource];
+        if let Some(r) = &c.restore
+            && let Some(file) = inputs.artefact_file(&r.artefact)
+        {
+            let container_step = outcomes
+                .iter()
+                .find(|o| o.step == format!("container.{}", c.name));
+            let checks: Vec<&StepOutcome> = outcomes
+                .iter()
+                .filter(|o| {
+                    o.kind == StepKind::Check
+                        && plan.checks[&o.resource].own_container() == Some(&c.name)
+                })
+                .collect();
+            let passed = container_step.is_some_and(|o| o.status == Status::Ok)
+                && checks.iter().all(|o| o.status == Status::Ok);
+            let evidence = serde_json::json!({
+                "passed": passed,
+                "tested_at": ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "container": c.docker_name,
+                "container_id": container_step.and_then(|o| o.results.get("id")).cloned(),
+                "volume": c.volume,
+                "network": c.network,
+                "image": c.image,
+                "image_id": container_step.and_then(|o| o.results.get("image_id")).cloned(),
+                "artefact": file,
+                "restore_exit": container_step.and_then(|o| o.results.get("restore_exit")).cloned(),
+                "restore_stderr": container_step.map(|o| script::decode(&o.results, "restore_stderr")),
+                "checks": checks.iter().map(|o| serde_json::json!({"check": o.resource, "status": o.status, "evidence": o.evidence})).collect::<Vec<_>>(),
+            });
+            s.stdin = Some(evidence.to_string().into_bytes());
         }
-        StepKind::Check => {
-            let k = &plan.checks[&step.resource];
-            let snapshot = match &k.kind {
-                CheckKind::Rowcounts { artefact, .. } => artefact_file(ctx, state, artefact),
-                _ => None,
-            };
-            script::check(plan, k, snapshot.as_deref())
-        }
-        StepKind::Teardown => {
-            let c = &plan.containers[&step.resource];
-            let mut s = script::teardown(c);
-            if let Some(r) = &c.restore
-                && let Some(file) = artefact_file(ctx, state, &r.artefact)
-            {
-                let container_step = outcomes
-                    .iter()
-                    .find(|o| o.step == format!("container.{}", c.name));
-                let checks: Vec<&StepOutcome> = outcomes
-                    .iter()
-                    .filter(|o| {
-                        o.kind == StepKind::Check
-                            && plan.checks[&o.resource].container_resource.as_deref()
-                                == Some(&c.name)
-                    })
-                    .collect();
-                let passed = container_step.is_some_and(|o| o.status == Status::Ok)
-                    && checks.iter().all(|o| o.status == Status::Ok);
-                let evidence = serde_json::json!({
-                    "passed": passed,
-                    "tested_at": ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    "container": c.docker_name,
-                    "volume": c.volume,
-                    "network": c.network,
-                    "image": c.image,
-                    "artefact": file,
-                    "restore_exit": container_step.and_then(|o| o.results.get("restore_exit")).cloned(),
-                    "restore_stderr": container_step.map(|o| script::decode(&o.results, "restore_stderr")),
-                    "checks": checks.iter().map(|o| serde_json::json!({"check": o.resource, "status": o.status, "evidence": o.evidence})).collect::<Vec<_>>(),
-                });
-                let w = script::write_evidence(&file, c, evidence.to_string());
-                s.commands.extend(w.commands);
-                s.stdin = w.stdin;
-            }
-            s
-        }
-        StepKind::GuardBefore | StepKind::GuardAfter => match &plan.guards[&step.resource].kind {
-            GuardKind::ProtectedUnchanged => {
-                script::protected_state(&plan.hosts[&step.host].protected)
-            }
-            GuardKind::SchemaUnchanged {
-                container,
-                user,
-                database,
-            } => script::schema_hash(container, user, database),
-        },
-    })
+    }
+    Ok(s)
 }
 
 /// Judge a finished step's results: checks compare, guards compare before and after.
@@ -501,8 +482,9 @@ fn interpret(ctx: &Context<'_>, state: &mut RunState, o: &mut StepOutcome, stdou
                     (
                         result == theirs,
                         vec![format!(
-                            "`{}` gave `{result}`, `{other}` gave `{theirs}`",
-                            k.container
+                            "`{}` gave `{result}`, `{}` gave `{theirs}`",
+                            place_name(plan, &k.place),
+                            place_name(plan, other)
                         )],
                     )
                 }
@@ -596,21 +578,19 @@ fn guard_reading(plan: &Plan, guard: &str, stdout: &str) -> String {
                 serde_json::from_str(parts.next().unwrap_or("[]").trim()).unwrap_or_default();
             let mut lines: Vec<String> = containers
                 .iter()
-                .filter(|c| protected.covers_container(&c.name, &c.labels))
+                .filter(|c| protected.covers(c))
                 .map(|c| {
                     format!(
                         "{} id={} image={} state={} restarts={} started={}",
-                        c.name,
-                        crate::diff::short(&c.id),
-                        c.image,
-                        c.state,
-                        c.restart_count,
-                        c.started_at
+                        c.name, c.id, c.image, c.state, c.restart_count, c.started_at
                     )
                 })
                 .collect();
             for name in &protected.containers {
-                if !containers.iter().any(|c| &c.name == name) {
+                if !containers
+                    .iter()
+                    .any(|c| crate::plan::Protected::names(name, c))
+                {
                     lines.push(format!("{name} absent"));
                 }
             }
@@ -660,4 +640,13 @@ pub fn parse_rowcounts(text: &str) -> HashMap<String, i64> {
             Some((format!("{s}.{t}"), n.trim().parse().ok()?))
         })
         .collect()
+}
+
+/// The Docker name of a place, for evidence.
+fn place_name(plan: &Plan, place: &crate::plan::Place) -> String {
+    match place {
+        crate::plan::Place::Own(n) => plan.containers[n].docker_name.clone(),
+        crate::plan::Place::External(r) => r.clone(),
+        crate::plan::Place::Host => "the host".into(),
+    }
 }

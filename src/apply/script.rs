@@ -1,19 +1,51 @@
-//! The shell each step runs on its host.
+//! The shell each step runs on its host, built from typed values.
 //!
 //! A step is a short list of commands, shown verbatim by `cutter plan`, run
 //! as one script so that a step costs one round trip. Every value from the
-//! plan is quoted with [`quote`]; secrets travel on standard input, never
-//! on a command line. Results come back as `cutter:KEY=VALUE` lines.
+//! plan is quoted with [`quote`]; secrets travel on standard input, never on
+//! a command line. Results come back as `cutter:KEY=VALUE` lines.
+//!
+//! The production boundary lives here:
+//! - inside a container cutter did not create, only [`pg_dump_argv`] and
+//!   [`psql_argv`] run, as an argument vector (`docker exec ID prog arg...`,
+//!   no shell), as the operator's own uid, under `timeout`, with read-only
+//!   forced through the connection string cutter builds;
+//! - such a container is addressed by the full ID observed in this run;
+//!   cutter's own containers by a lookup that only matches its managed label;
+//! - files are written only after the target folder's real path (symlinks
+//!   resolved on the host) is checked against the protected paths' real
+//!   paths, and then only by relative names inside that folder;
+//! - every step runs under [`Script::supervised`], which ends the step's
+//!   processes on the host and inside containers on timeout, on a signal,
+//!   or when cutter goes away (its standard input closes).
+
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::diff::evidence_name;
-use crate::plan::template::TIMESTAMP_FORMAT;
-use crate::plan::{Artefact, Check, CheckKind, Container, Lifecycle, MANAGED_LABEL, Plan};
-use crate::remote::quote;
+use crate::plan::{
+    Artefact, Check, CheckKind, Container, DumpFormat, Lifecycle, MANAGED_LABEL, PgDump, PgQuery,
+    Plan, Producer, Protected,
+};
+use crate::shell::{here, join, quote};
 
-/// Forces every SQL session into read-only transactions.
-pub const READ_ONLY_PGOPTIONS: &str = "-c default_transaction_read_only=on";
+/// Session settings forced on every connection cutter makes to a database it
+/// does not own. They travel in the connection string, which takes
+/// precedence over the environment and service files, and the accepted SQL
+/// cannot change them (no `SET`, no `set_config`).
+pub const READ_ONLY_OPTIONS: &str = "-c default_transaction_read_only=on -c standard_conforming_strings=on -c search_path=pg_catalog,public";
+
+/// Run by an artefact step's cleanup, in its folder, with `$rc` its exit
+/// status: on failure, the last lines of the command's stderr (`{q_err}`);
+/// on a full disk, where even that message could not be written, what `df`
+/// says. Exit 3 and 4 are the size and format checks, which print their own
+/// reason last.
+const STDERR_ON_FAILURE: &str = "case $rc in 0|3|4) ;; *) if [ -s {q_err} ]; then tail -n 8 -- {q_err} >&2 || :; fi; \
+     free=$(df -Pk -- . 2>/dev/null | tail -n 1) || free=; set -- $free; \
+     if [ \"${4:-}\" = 0 ]; then echo \"No space left on device: ${6:-the file system} has 0 KiB free\" >&2; fi;; esac; ";
+
+/// Name prefix of throw-away verification containers.
+pub const VERIFY_PREFIX: &str = "cutter-verify-";
 
 #[derive(Debug, Clone, Default)]
 pub struct Script {
@@ -23,16 +55,71 @@ pub struct Script {
     pub setup: Vec<String>,
     /// Run after the commands: recording checksums, manifests and results.
     pub bookkeeping: Vec<String>,
-    /// Standard input (secrets), never shown.
+    /// Standard input (secrets, evidence), never shown.
     pub stdin: Option<Vec<u8>>,
     /// Secret names whose values are fed on stdin, for display.
     pub masked: Vec<String>,
     /// A file whose size shows the step's progress (the temporary output).
     pub progress_file: Option<String>,
+    /// Containers (full IDs, or `$cid` words) where typed operations of this
+    /// step run: their processes are ended with the step.
+    pub targets: Vec<String>,
+    /// Operations sent into containers cutter does not own, for the report.
+    pub production_ops: Vec<String>,
+}
+
+/// Where an operation runs, resolved for this run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exec {
+    Host,
+    /// A container cutter owns, found by its exact name and managed label
+    /// when the step runs.
+    Own {
+        docker_name: String,
+    },
+    /// A container cutter does not own, by its full observed ID.
+    External {
+        id: String,
+        image_id: String,
+        name: String,
+    },
+}
+
+impl Exec {
+    /// The shell word naming the container, after [`Exec::lookup`] ran.
+    fn word(&self) -> String {
+        match self {
+            Exec::Host => String::new(),
+            Exec::Own { .. } => "\"$cid\"".into(),
+            Exec::External { id, .. } => quote(id),
+        }
+    }
+
+    /// Commands that find the container before it is used.
+    fn lookup(&self) -> Option<String> {
+        match self {
+            Exec::Own { docker_name } => Some(own_lookup("cid", docker_name)),
+            _ => None,
+        }
+    }
+}
+
+/// `var=$(the full ID of cutter's own container NAME)`, failing when there
+/// is none: matched by exact name and the managed label, never by prefix.
+pub fn own_lookup(var: &str, docker_name: &str) -> String {
+    format!(
+        "{var}=$(docker ps -aq --no-trunc --filter {} --filter {}); case ${var} in ''|*[!0-9a-f]*) echo {} >&2; exit 1;; esac",
+        quote(&format!("label={MANAGED_LABEL}=true")),
+        quote(&format!("name=^/{}$", regex::escape(docker_name))),
+        quote(&format!(
+            "cutter's container `{docker_name}` is not on the host"
+        )),
+    )
 }
 
 impl Script {
-    pub fn text(&self) -> String {
+    /// The step body: setup, commands and bookkeeping.
+    pub fn body(&self) -> String {
         let mut s = String::from("set -eu\n");
         for line in self
             .setup
@@ -45,65 +132,303 @@ impl Script {
         }
         s
     }
+
+    /// The body under a supervisor that owns its processes. The body reads
+    /// the step's input; after it, standard input stays open as a lifeline:
+    /// when it closes (cutter stopped or was killed), on a signal, or after
+    /// `timeout`, the body's process group ends, the step's processes
+    /// inside containers (marked by `nonce` in their arguments) are ended
+    /// and its verification container is removed.
+    pub fn supervised(&self, nonce: &str, timeout: Duration) -> String {
+        let input_len = self.stdin.as_ref().map_or(0, Vec::len);
+        let targets: Vec<String> = self.targets.clone();
+        format!(
+            r#"set -u
+cutter_body=
+cutter_life=
+cutter_timer=
+cutter_reap() {{
+  trap '' INT TERM HUP ALRM
+  kill $cutter_life $cutter_timer 2>/dev/null
+  [ -z "$cutter_body" ] || kill -TERM "-$cutter_body" 2>/dev/null || kill -TERM "$cutter_body" 2>/dev/null || :
+  for c in {targets}; do
+    for p in $(docker top "$c" -eo pid,args 2>/dev/null | awk -v m=application_name=cutter-{nonce} 'index($0, m) {{ print $1 }}'); do kill -TERM "$p" 2>/dev/null || :; done
+  done
+  docker rm -f {VERIFY_PREFIX}{nonce} > /dev/null 2>&1 || :
+  rm -f -- "${{cutter_reg:-/nonexistent}}"
+}}
+trap 'cutter_reap; exit 129' HUP
+trap 'cutter_reap; exit 130' INT
+trap 'cutter_reap; exit 143' TERM
+trap 'cutter_reap; echo "cutter: step stopped after its timeout of {secs}s" >&2; exit 124' ALRM
+cutter_in=$(umask 077 && mktemp) || exit 1
+head -c {input_len} > "$cutter_in"
+cutter_script={body}
+if command -v setsid > /dev/null 2>&1; then setsid sh -c "$cutter_script" cutter-step < "$cutter_in" & else sh -c "$cutter_script" cutter-step < "$cutter_in" & fi
+cutter_body=$!
+# Registered in the host's apply lock while it runs: the lock is not stale
+# while a step of its holder still runs.
+cutter_reg="{lock}/steps.$$"
+[ ! -d "{lock}" ] || : > "$cutter_reg" 2>/dev/null || :
+exec 3<&0
+{{ while IFS= read -r _; do :; done; kill -HUP $$ 2>/dev/null; }} <&3 > /dev/null 2>&1 &
+exec 3<&-
+cutter_life=$!
+( trap 'kill "$s" 2>/dev/null; exit 0' TERM; sleep {secs} & s=$!; wait "$s" && kill -ALRM $$ 2>/dev/null ) < /dev/null > /dev/null 2>&1 &
+cutter_timer=$!
+cutter_rc=0
+wait "$cutter_body" || cutter_rc=$?
+kill "$cutter_life" "$cutter_timer" 2>/dev/null
+rm -f -- "$cutter_in" "$cutter_reg"
+# 127 would read as "no such command" to the SSH layer and lose the output.
+[ "$cutter_rc" -ne 127 ] || {{ echo "cutter: a command of the step was not found (exit 127)" >&2; cutter_rc=125; }}
+exit $cutter_rc
+"#,
+            targets = if targets.is_empty() {
+                "''".to_string()
+            } else {
+                targets.join(" ")
+            },
+            secs = timeout.as_secs().max(1),
+            body = quote(&self.body()),
+            lock = crate::observe::probe::LOCK_DIR,
+        )
+    }
 }
 
-fn exec_prefix(container: &str, read_only: bool, stdin: bool) -> String {
-    let mut s = String::from("docker exec");
-    if stdin {
-        s.push_str(" -i");
-    }
+/// The connection string cutter builds: a validated database name, the
+/// step's marker, and the read-only options. Never taken from a plan.
+fn conninfo(database: &str, nonce: &str, read_only: bool) -> String {
+    let mut s = format!("dbname={database} application_name=cutter-{nonce}");
     if read_only {
-        s.push_str(&format!(
-            " -e {}",
-            quote(&format!("PGOPTIONS={READ_ONLY_PGOPTIONS}"))
-        ));
+        s.push_str(&format!(" options='{READ_ONLY_OPTIONS}'"));
     }
-    s.push(' ');
-    s.push_str(&quote(container));
     s
 }
 
-/// `sh -c COMMAND` on the host or inside a container.
-fn shell_in(container: Option<&str>, read_only: bool, stdin: bool, command: &str) -> String {
-    match container {
-        Some(c) => format!(
-            "{} sh -c {}",
-            exec_prefix(c, read_only, stdin),
-            quote(command)
+/// `pg_dump` as an argument vector, from typed fields only.
+pub fn pg_dump_argv(d: &PgDump, nonce: &str, read_only: bool) -> Vec<String> {
+    let mut v: Vec<String> = vec![
+        "pg_dump".into(),
+        "--no-password".into(),
+        format!("--username={}", d.user),
+        format!("--dbname={}", conninfo(&d.database, nonce, read_only)),
+        format!("--format={}", d.format.flag()),
+        "--lock-wait-timeout=300s".into(),
+    ];
+    if let Some(c) = d.compress {
+        v.push(format!("--compress={c}"));
+    }
+    if d.schema_only {
+        v.push("--schema-only".into());
+    }
+    for (flag, list) in [
+        ("--table", &d.tables),
+        ("--exclude-table", &d.exclude_tables),
+        ("--schema", &d.schemas),
+        ("--exclude-schema", &d.exclude_schemas),
+    ] {
+        v.extend(list.iter().map(|p| format!("{flag}={p}")));
+    }
+    v
+}
+
+/// `psql` running one accepted query as an argument vector: no psqlrc,
+/// stop on error, unaligned tuples; the server ends the query at `timeout`.
+pub fn psql_argv(
+    user: &str,
+    database: &str,
+    sql: &str,
+    separator: Option<&str>,
+    nonce: &str,
+    read_only: bool,
+    timeout: Duration,
+) -> Vec<String> {
+    let mut v: Vec<String> = vec![
+        "psql".into(),
+        "--no-psqlrc".into(),
+        "--no-password".into(),
+        "--quiet".into(),
+        "--set=ON_ERROR_STOP=1".into(),
+        "--tuples-only".into(),
+        "--no-align".into(),
+        format!("--username={user}"),
+        format!(
+            "--dbname={}",
+            conninfo(database, nonce, read_only).replace(
+                " options='",
+                &format!(
+                    " options='-c statement_timeout={}s ",
+                    timeout.as_secs().max(1)
+                )
+            )
         ),
-        None => format!("sh -c {}", quote(command)),
+    ];
+    if let Some(sep) = separator {
+        v.push(format!("--field-separator={sep}"));
+    }
+    v.push(format!("--command={sql}"));
+    v
+}
+
+/// `docker exec` of a typed operation: no shell inside the container, the
+/// operator's uid (so that the supervisor may end it), bounded by `timeout`.
+fn exec_typed(exec: &Exec, argv: &[String], timeout: Duration) -> String {
+    format!(
+        "docker exec -u \"$(id -u):$(id -g)\" {} timeout -k 10 {} {}",
+        exec.word(),
+        timeout.as_secs().max(1),
+        join(argv)
+    )
+}
+
+/// The operation that makes an artefact's content, writing standard output.
+fn producer(a: &Artefact, exec: &Exec, nonce: &str, s: &mut Script) -> String {
+    let read_only = matches!(exec, Exec::External { .. });
+    match &a.producer {
+        Producer::Command { command } => match exec {
+            Exec::Host => format!("sh -c {}", quote(command)),
+            _ => format!(
+                "docker exec {} timeout -k 10 {} sh -c {}",
+                exec.word(),
+                a.timeout.as_secs().max(1),
+                quote(command)
+            ),
+        },
+        Producer::PgDump(d) => {
+            let argv = pg_dump_argv(d, nonce, read_only);
+            typed(exec, &argv, a.timeout, s)
+        }
+        Producer::Query(q) => {
+            let argv = psql_argv(
+                &q.user,
+                &q.database,
+                q.sql.as_str(),
+                Some(&q.separator),
+                nonce,
+                read_only,
+                a.timeout,
+            );
+            typed(exec, &argv, a.timeout, s)
+        }
     }
 }
 
-/// Produce an artefact atomically: temporary name, checks, checksum, rename,
-/// then record it in `SHA256SUMS` and write cutter's manifest beside it.
-pub fn artefact(plan: &Plan, a: &Artefact, now: DateTime<Utc>) -> Script {
-    let path = a.path.render(now);
-    let (dir, name) = path
-        .rsplit_once('/')
+fn typed(exec: &Exec, argv: &[String], timeout: Duration, s: &mut Script) -> String {
+    if let Exec::External { name, .. } = exec {
+        s.production_ops
+            .push(format!("in `{name}`: {}", join(argv)));
+        let w = exec.word();
+        if !s.targets.contains(&w) {
+            s.targets.push(w);
+        }
+    }
+    exec_typed(exec, argv, timeout)
+}
+
+/// Defines `cutter_enter DIR PROTECTED...`, which enters a folder for
+/// writing: its real path on the host (symlinks resolved) must not be at or
+/// under the real path of a protected path; it is created, entered with
+/// `cd -P`, and every later write uses a name relative to it.
+const ENTER_FN: &str = "cutter_enter() { cutter_dir=$(realpath -m -- \"$1\") || exit 1; shift; for p in \"$@\"; do rp=$(realpath -m -- \"$p\"); case \"$cutter_dir/\" in \"${rp%/}/\"*) echo \"refusing to write in $cutter_dir: it resolves under protected path $p\" >&2; exit 5;; esac; done; mkdir -p -- \"$cutter_dir\" && cd -P -- \"$cutter_dir\" && [ \"$(pwd -P)\" = \"$cutter_dir\" ] || { echo \"cannot enter $cutter_dir\" >&2; exit 5; }; }";
+
+/// The definition of `cutter_enter`, for scripts built elsewhere.
+pub fn enter_fn() -> &'static str {
+    ENTER_FN
+}
+
+/// `cutter_enter DIR PROTECTED...`, for scripts built elsewhere.
+pub fn enter_cmd(dir: &str, protected: &Protected) -> String {
+    enter(dir, protected)
+}
+
+/// `cutter_enter DIR PROTECTED...` (see [`ENTER_FN`]).
+fn enter(dir: &str, protected: &Protected) -> String {
+    let mut s = format!("cutter_enter {}", quote(dir));
+    for p in &protected.paths {
+        s.push(' ');
+        s.push_str(&quote(p));
+    }
+    s
+}
+
+fn split_path(path: &str) -> (&str, &str) {
+    path.rsplit_once('/')
         .map(|(d, n)| (if d.is_empty() { "/" } else { d }, n))
-        .unwrap();
-    let tmp = format!("{dir}/.{name}.cutter-tmp");
-    let err_tmp = format!("{dir}/.{name}.cutter-stderr");
-    let sums = format!("{dir}/SHA256SUMS");
-    let lock = format!("{dir}/.SHA256SUMS.cutter-lock");
-    // Per artefact: another step's cleanup must never remove it.
-    let q_sums_tmp = quote(&format!("{dir}/.SHA256SUMS.{name}.cutter-tmp"));
-    let (q_dir, q_tmp, q_err, q_sums, q_lock, q_path) = (
-        quote(dir),
-        quote(&tmp),
-        quote(&err_tmp),
-        quote(&sums),
-        quote(&lock),
-        quote(&path),
-    );
+        .unwrap_or(("/", path))
+}
+
+/// Take the folder's `SHA256SUMS` lock, waiting at most a minute; a lock
+/// whose holder process is gone is removed.
+fn sums_lock() -> String {
+    "i=0; until mkdir -- ./.SHA256SUMS.cutter-lock 2>/dev/null; do \
+     h=$(cat ./.SHA256SUMS.cutter-lock/pid 2>/dev/null || :); \
+     if [ -n \"$h\" ] && [ ! -d \"/proc/$h\" ]; then rm -f ./.SHA256SUMS.cutter-lock/pid; rmdir ./.SHA256SUMS.cutter-lock 2>/dev/null || :; echo \"removed a stale SHA256SUMS lock of process $h\" >&2; continue; fi; \
+     i=$((i+1)); [ $i -lt 600 ] || { echo \"SHA256SUMS in $cutter_dir is locked (./.SHA256SUMS.cutter-lock, process ${h:-unknown}) for over 60s\" >&2; exit 6; }; sleep 0.1; done; \
+     echo $$ > ./.SHA256SUMS.cutter-lock/pid; locked=1"
+        .into()
+}
+
+fn sums_unlock() -> String {
+    "rm -f ./.SHA256SUMS.cutter-lock/pid; rmdir -- ./.SHA256SUMS.cutter-lock; locked=".into()
+}
+
+/// Escape a name for a `SHA256SUMS` line as coreutils does; the flag says
+/// whether the line needs a leading backslash.
+pub fn sums_name(name: &str) -> (String, bool) {
     let escaped = name.contains('\\') || name.contains('\n') || name.contains('\r');
-    let sum_name = name
-        .replace('\\', "\\\\")
-        .replace('\n', "\\n")
-        .replace('\r', "\\r");
-    let prefix = if escaped { "\\" } else { "" };
+    (
+        name.replace('\\', "\\\\")
+            .replace('\n', "\\n")
+            .replace('\r', "\\r"),
+        escaped,
+    )
+}
+
+/// Rewrite `SHA256SUMS` (under its lock): drop lines for `drop` names and
+/// lines of files that are gone, so `sha256sum -c` keeps passing; then add
+/// this file's line when `add` is set (`$sha` holds the hash).
+fn sums_rewrite(name: &str, add: bool) -> String {
+    let (sum_name, escaped) = sums_name(name);
     let q_sum_name = quote(&sum_name);
+    let h = "?".repeat(64);
+    format!(
+        "{{ if [ -f ./SHA256SUMS ]; then while IFS= read -r l || [ -n \"$l\" ]; do \
+         case \"$l\" in \\\\*) e=${{l#?}}; n=${{e#{h}  }};; *) e=; n=${{l#{h}  }}; [ \"$n\" != \"$l\" ] || n=${{l#{h} \\*}};; esac; \
+         [ \"$n\" != {q_sum_name} ] || continue; \
+         [ -n \"$e\" ] || [ -e \"./$n\" ] || continue; \
+         printf '%s\\n' \"$l\"; done < ./SHA256SUMS; fi; \
+         {add_line} }} > {tmp} && mv -f -- {tmp} ./SHA256SUMS",
+        add_line = if add {
+            format!(
+                "printf '{}%s  %s\\n' \"$sha\" {q_sum_name};",
+                if escaped { "\\\\" } else { "" }
+            )
+        } else {
+            ":;".into()
+        },
+        tmp = here(&format!(".SHA256SUMS.{name}.cutter-tmp")),
+    )
+}
+
+/// Produce an artefact atomically in its folder: temporary name, checks,
+/// checksum, manifest, rename, then its line in `SHA256SUMS`. A file being
+/// replaced (corrupted, stale) is first moved aside to a quarantine name
+/// outside `SHA256SUMS`, with its evidence, so the folder stays verifiable.
+pub fn artefact(
+    plan: &Plan,
+    a: &Artefact,
+    exec: &Exec,
+    now: DateTime<Utc>,
+    nonce: &str,
+    quarantine: Option<&str>,
+) -> Script {
+    let path = a.path.render(now);
+    let (dir, name) = split_path(&path);
+    let tmp = format!(".{name}.cutter-tmp");
+    let err_tmp = format!(".{name}.cutter-stderr");
+    let (q_tmp, q_err, q_name) = (here(&tmp), here(&err_tmp), here(name));
+    let producer_json = serde_json::to_value(&a.producer).unwrap_or_default();
     let manifest = serde_json::json!({
         "cutter": env!("CARGO_PKG_VERSION"),
         "artefact": a.name,
@@ -111,80 +436,108 @@ pub fn artefact(plan: &Plan, a: &Artefact, now: DateTime<Utc>) -> Script {
         "plan_sha256": plan.sha256,
         "path": path,
         "taken_at": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "command": a.command,
-        "container": a.container,
+        "producer": producer_json,
+        "container": a.place.container_ref(),
+        "container_id": match exec { Exec::External { id, .. } => Some(id.clone()), _ => None },
     });
     let manifest = manifest.to_string();
     let static_part = manifest[..manifest.len() - 1]
         .replace('\\', "\\\\")
         .replace('%', "%%");
-    let manifest_fmt = format!("{static_part},\"sha256\":\"%s\",\"size\":%s}}\\n");
+    let manifest_fmt = format!(
+        "{static_part},\"sha256\":\"%s\",\"size\":%s,\"toc_entries\":%s,\"inode\":%s,\"lines\":%s,\"versions\":\"%s\"}}\\n"
+    );
 
     let mut s = Script {
-        progress_file: Some(tmp.clone()),
+        progress_file: Some(format!("{dir}/{tmp}")),
         ..Script::default()
     };
     // On failure, the command's own stderr (pg_dump's error, docker's
-    // refusal) is the cause: show its last lines before the file goes. On a
-    // full disk that message could not be written either, so say so from
-    // `df`. Exit 3 and 4 are the size and format checks below, which print
-    // their own reason last.
+    // refusal) is the cause: show its last lines before the file goes.
+    s.setup.push(ENTER_FN.into());
     s.setup.push(format!(
-        "locked=; cleanup() {{ rc=$?; case $rc in 0|3|4) ;; *) if [ -s {q_err} ]; then tail -n 8 -- {q_err} >&2 || :; fi; \
-         free=$(df -Pk -- {q_dir} 2>/dev/null | tail -n 1) || free=; set -- $free; \
-         if [ \"${{4:-}}\" = 0 ]; then echo \"No space left on device: ${{6:-the file system}} has 0 KiB free\" >&2; fi;; esac; \
-         rm -f -- {q_tmp} {q_err} {q_sums_tmp}; if [ -n \"$locked\" ]; then rmdir -- {q_lock} 2>/dev/null || :; fi; }}; trap cleanup EXIT; trap 'exit 130' INT TERM HUP",
+        "locked=; entered=; cleanup() {{ rc=$?; if [ -n \"$entered\" ]; then {}rm -f -- {q_tmp} {q_err} {} {}; if [ -n \"$locked\" ]; then rm -f ./.SHA256SUMS.cutter-lock/pid; rmdir -- ./.SHA256SUMS.cutter-lock 2>/dev/null || :; fi; fi; }}; trap cleanup EXIT; trap 'exit 130' INT TERM HUP",
+        STDERR_ON_FAILURE.replace("{q_err}", &q_err),
+        here(&format!(".SHA256SUMS.{name}.cutter-tmp")),
+        here(&format!(".{name}.cutter.json.cutter-tmp")),
     ));
-    s.commands.push(format!("mkdir -p -- {q_dir}"));
-    s.commands.push(format!(
-        "{} > {q_tmp} 2> {q_err}",
-        shell_in(a.container.as_deref(), a.in_protected, false, &a.command)
-    ));
+    if let Some(l) = exec.lookup() {
+        s.commands.push(l);
+    }
+    s.commands.push(enter(dir, &plan.hosts[&a.host].protected));
+    s.commands.push("entered=1".into());
+    let make = producer(a, exec, nonce, &mut s);
+    s.commands.push(format!("{make} > {q_tmp} 2> {q_err}"));
     if let Some(min) = a.min_size {
         s.commands.push(format!(
             "size=$(stat -c %s -- {q_tmp}); [ \"$size\" -ge {min} ] || {{ echo \"output is $size bytes, below min_size {min}\" >&2; exit 3; }}"
         ));
     }
-    if let Some(verify) = &a.verify {
-        s.commands.push(format!(
-            "{} < {q_tmp} > /dev/null || {{ echo {} >&2; exit 4; }}",
-            shell_in(a.container.as_deref(), a.in_protected, true, verify),
-            quote(&format!("format check `{verify}` rejected the output"))
-        ));
+    s.commands.push("toc=null; dumped=".into());
+    match (&a.producer, &a.verify) {
+        (Producer::Command { .. }, Some(verify)) => {
+            let run = match exec {
+                Exec::Host => format!("sh -c {}", quote(verify)),
+                _ => format!(
+                    "docker exec -i {} timeout -k 10 {} sh -c {}",
+                    exec.word(),
+                    a.timeout.as_secs().max(1),
+                    quote(verify)
+                ),
+            };
+            s.commands.push(format!(
+                "{run} < {q_tmp} > /dev/null || {{ echo {} >&2; exit 4; }}",
+                quote(&format!("format check `{verify}` rejected the output"))
+            ));
+        }
+        (Producer::PgDump(d), _) if d.format.is_archive() => {
+            let image = match exec {
+                Exec::External { image_id, .. } => quote(image_id),
+                _ => "\"$(docker inspect -f '{{.Image}}' \"$cid\")\"".into(),
+            };
+            s.commands.push(format!(
+                "list=$(docker run --rm -i --network none --read-only --name {} --label {} --label cutter.role=verify --entrypoint timeout {image} -k 10 {} pg_restore --list < {q_tmp}) || {{ echo 'format check `pg_restore --list` (in a throw-away container) rejected the dump' >&2; exit 4; }}; toc=$(printf '%s\n' \"$list\" | grep -c -v -e '^;' -e '^$' || :); dumped=$(printf '%s\n' \"$list\" | sed -n -e 's/^;[[:space:]]*Dumped from database version: */server /p' -e 's/^;[[:space:]]*Dumped by pg_dump version: */pg_dump /p' | tr '\n' ' ')",
+                quote(&format!("{VERIFY_PREFIX}{nonce}")),
+                quote(&format!("{MANAGED_LABEL}=true")),
+                a.timeout.as_secs().max(1),
+            ));
+        }
+        _ => {}
     }
     s.commands.push(format!(
         "sha=$(sha256sum < {q_tmp}); sha=${{sha%% *}}; size=$(stat -c %s -- {q_tmp})"
     ));
+    if let Some(old) = quarantine {
+        // Moved aside in its own folder, under its own lock: its line leaves
+        // SHA256SUMS with it, so `sha256sum -c` passes again.
+        let (old_dir, old_name) = split_path(old);
+        let q_old = here(old_name);
+        s.commands.push(format!(
+            "( {}; {}; q=$(date -u +%Y%m%dT%H%M%SZ); for f in {q_old} {q_old}.*.json; do [ ! -e \"$f\" ] || mv -f -- \"$f\" \"./.cutter-quarantine.$q.${{f#./}}\"; done; {}; {}; printf 'cutter:quarantined=%s/.cutter-quarantine.%s.%s\\n' \"$cutter_dir\" \"$q\" {} )",
+            enter(old_dir, &plan.hosts[&a.host].protected),
+            sums_lock(),
+            sums_rewrite(old_name, false),
+            sums_unlock(),
+            quote(old_name),
+        ));
+    }
+    let json_tmp = here(&format!(".{name}.cutter.json.cutter-tmp"));
     s.commands.push(format!(
-        "printf {} \"$sha\" \"$size\" > {}",
+        "lines=$(wc -l < {q_tmp}); printf {} \"$sha\" \"$size\" \"$toc\" \"$(stat -c %i -- {q_tmp})\" \"$lines\" \"${{dumped% }}\" > {json_tmp} && mv -f -- {json_tmp} {}",
         quote(&manifest_fmt),
-        quote(&format!("{path}.cutter.json"))
+        here(&format!("{name}.cutter.json"))
     ));
-    s.commands.push(format!("mv -f -- {q_tmp} {q_path}"));
+    s.commands.push(format!("mv -f -- {q_tmp} {q_name}"));
     match &a.stderr {
-        Some(f) => s
-            .commands
-            .push(format!("mv -f -- {q_err} {}", quote(&format!("{dir}/{f}")))),
+        Some(f) => s.commands.push(format!("mv -f -- {q_err} {}", here(f))),
         None => s.commands.push(format!("rm -f -- {q_err}")),
     }
+    s.bookkeeping.push(sums_lock());
+    s.bookkeeping.push(sums_rewrite(name, true));
+    s.bookkeeping.push(sums_unlock());
     s.bookkeeping.push(format!(
-        "until mkdir -- {q_lock} 2>/dev/null; do sleep 0.1; done; locked=1"
-    ));
-    // Rewrite SHA256SUMS: drop this name's old line and lines of files that
-    // are gone, so `sha256sum -c` keeps passing; then add this file's line.
-    let h = "?".repeat(64);
-    s.bookkeeping.push(format!(
-        "{{ if [ -f {q_sums} ]; then while IFS= read -r l || [ -n \"$l\" ]; do \
-         case \"$l\" in \\\\*) e=${{l#?}}; n=${{e#{h}  }};; *) e=; n=${{l#{h}  }}; [ \"$n\" != \"$l\" ] || n=${{l#{h} \\*}};; esac; \
-         [ \"$n\" != {q_sum_name} ] || continue; \
-         [ -n \"$e\" ] || [ -e {q_dir}/\"$n\" ] || continue; \
-         printf '%s\\n' \"$l\"; done < {q_sums}; fi; \
-         printf '{}%s  %s\\n' \"$sha\" {q_sum_name}; }} > {q_sums_tmp} && mv -f -- {q_sums_tmp} {q_sums}",
-        if prefix.is_empty() { "" } else { "\\\\" },
-    ));
-    s.bookkeeping.push(format!("rmdir -- {q_lock}; locked="));
-    s.bookkeeping.push(format!(
-        "printf 'cutter:path=%s\\ncutter:sha256=%s\\ncutter:size=%s\\n' {q_path} \"$sha\" \"$size\""
+        "printf 'cutter:path=%s\\ncutter:sha256=%s\\ncutter:size=%s\\ncutter:toc_entries=%s\\ncutter:lines=%s\\ncutter:versions=%s\\n' {} \"$sha\" \"$size\" \"$toc\" \"$lines\" \"${{dumped% }}\"",
+        quote(&path)
     ));
     s
 }
@@ -196,18 +549,49 @@ fn labels(plan: &Plan, c: &Container) -> String {
         format!("cutter.resource={}", c.name),
         format!(
             "cutter.lifecycle={}",
-            if c.lifecycle == Lifecycle::Ephemeral {
-                "ephemeral"
-            } else {
-                "persistent"
+            match c.lifecycle {
+                Lifecycle::Ephemeral => "ephemeral",
+                Lifecycle::Persistent => "persistent",
             }
         ),
-        format!("cutter.plan={}", plan.file.display()),
+        format!(
+            "cutter.plan={}",
+            std::fs::canonicalize(&plan.file)
+                .unwrap_or(plan.file.clone())
+                .display()
+        ),
     ]
     .iter()
     .map(|l| format!("--label {}", quote(l)))
     .collect::<Vec<_>>()
     .join(" ")
+}
+
+/// IDs of cutter's containers called exactly `name` (managed label only).
+fn own_ids(var: &str, docker_name: &str) -> String {
+    format!(
+        "{var}=$(docker ps -aq --no-trunc --filter {} --filter {})",
+        quote(&format!("label={MANAGED_LABEL}=true")),
+        quote(&format!("name=^/{}$", regex::escape(docker_name)))
+    )
+}
+
+/// Whether cutter's own volume `name` exists (exact name, managed label).
+fn own_volume_test(name: &str) -> String {
+    format!(
+        "docker volume ls -q --filter {} | grep -qxF -- {}",
+        quote(&format!("label={MANAGED_LABEL}=true")),
+        quote(name)
+    )
+}
+
+/// `var=` the full ID of cutter's own network `name` (exact name), or empty.
+fn own_network_id(var: &str, name: &str) -> String {
+    format!(
+        "{var}=$(docker network ls -q --no-trunc --filter {} --format '{{{{.ID}}}} {{{{.Name}}}}' | awk -v n={} '$2 == n {{ print $1 }}')",
+        quote(&format!("label={MANAGED_LABEL}=true")),
+        quote(name)
+    )
 }
 
 /// Create (or recreate, for an ephemeral test) a container, wait until it is
@@ -217,32 +601,43 @@ pub fn container(
     c: &Container,
     restore_file: Option<&str>,
     start_only: bool,
+    replace: bool,
     secrets: Vec<(String, String)>,
 ) -> Script {
+    let managed = quote(&format!("{MANAGED_LABEL}=true"));
     let (name, vol, net) = (quote(&c.docker_name), quote(&c.volume), quote(&c.network));
     let mut s = Script::default();
     if start_only {
-        s.commands.push(format!("docker start {name} > /dev/null"));
+        s.commands.push(own_lookup("cid", &c.docker_name));
+        s.commands.push("docker start \"$cid\" > /dev/null".into());
     } else {
-        if c.lifecycle == Lifecycle::Ephemeral {
-            // A leftover of an interrupted test: cutter's own (checked by the diff).
-            s.commands
-                .push(format!("docker rm -f -v {name} > /dev/null 2>&1 || :"));
-            s.commands
-                .push(format!("docker volume rm {vol} > /dev/null 2>&1 || :"));
+        if c.lifecycle == Lifecycle::Ephemeral || replace {
+            // A leftover of an interrupted test, or a copy being made again:
+            // cutter's own, found by label.
+            s.commands.push(format!(
+                "{}; [ -z \"$old\" ] || docker rm -f -v $old > /dev/null",
+                own_ids("old", &c.docker_name)
+            ));
+            s.commands.push(format!(
+                "if {}; then docker volume rm -- {vol} > /dev/null; fi",
+                own_volume_test(&c.volume)
+            ));
         }
-        let managed = quote(&format!("{MANAGED_LABEL}=true"));
         s.commands.push(format!(
-            "docker network inspect {net} > /dev/null 2>&1 || docker network create --driver bridge --label {managed} {net} > /dev/null"
+            "{}; [ -n \"$netid\" ] || netid=$(docker network create --driver bridge --label {managed} -- {net})",
+            own_network_id("netid", &c.network)
         ));
         s.commands.push(format!(
-            "docker volume inspect {vol} > /dev/null 2>&1 || docker volume create --label {managed} --label {} {vol} > /dev/null",
-            quote(&format!("cutter.container={}", c.docker_name))
+            "{} || docker volume create --label {managed} --label {} -- {vol} > /dev/null; {} || {{ echo {} >&2; exit 1; }}",
+            own_volume_test(&c.volume),
+            quote(&format!("cutter.container={}", c.docker_name)),
+            own_volume_test(&c.volume),
+            quote(&format!("volume `{}` exists and is not cutter's", c.volume)),
         ));
         let mut run = format!(
-            "docker run -d --name {name} {} --network {net} -v {}",
+            "cid=$(docker run -d --name {name} {} --network \"$netid\" --mount {}",
             labels(plan, c),
-            quote(&format!("{}:{}", c.volume, c.mount))
+            quote(&format!("type=volume,src={},dst={}", c.volume, c.mount))
         );
         for (k, v) in &c.env {
             run.push_str(&format!(" -e {}", quote(&format!("{k}={v}"))));
@@ -251,7 +646,10 @@ pub fn container(
             run.push_str(&format!(" -p {}", quote(p)));
         }
         if !secrets.is_empty() {
-            s.setup.push("envfile=$(umask 077 && mktemp); trap 'rm -f -- \"$envfile\"' EXIT; cat > \"$envfile\"".into());
+            s.setup.push(
+                "envfile=$(umask 077 && mktemp); trap 'rm -f -- \"$envfile\" ${rerr:+\"$rerr\"}' EXIT; cat > \"$envfile\""
+                    .into(),
+            );
             run.push_str(" --env-file \"$envfile\"");
             s.masked = secrets.iter().map(|(k, _)| k.clone()).collect();
             let mut input = String::new();
@@ -260,7 +658,7 @@ pub fn container(
             }
             s.stdin = Some(input.into_bytes());
         }
-        run.push_str(&format!(" {} > /dev/null", quote(&c.image)));
+        run.push_str(&format!(" {})", quote(&c.image)));
         s.commands.push(run);
         if !secrets.is_empty() {
             s.commands.push("rm -f -- \"$envfile\"".into());
@@ -268,7 +666,7 @@ pub fn container(
     }
     if let Some(ready) = &c.ready {
         s.commands.push(format!(
-            "i=0; until docker exec {name} sh -c {} > /dev/null 2>&1; do i=$((i+1)); [ $i -lt 240 ] || {{ echo 'container not ready after 120s' >&2; docker logs --tail 20 {name} >&2; exit 1; }}; sleep 0.5; done",
+            "i=0; until docker exec \"$cid\" sh -c {} > /dev/null 2>&1; do i=$((i+1)); [ $i -lt 240 ] || {{ echo 'container not ready after 120s' >&2; docker logs --tail 20 \"$cid\" >&2; exit 1; }}; sleep 0.5; done",
             quote(ready)
         ));
     }
@@ -276,87 +674,67 @@ pub fn container(
         let inside = "/tmp/cutter-restore.dump";
         s.setup
             .push("rerr=$(mktemp); trap 'rm -f -- \"$rerr\" ${envfile:+\"$envfile\"}' EXIT".into());
+        s.commands
+            .push(format!("docker cp -- {} \"$cid:{inside}\"", quote(file),));
         s.commands.push(format!(
-            "docker cp {} {}",
-            quote(file),
-            quote(&format!("{}:{inside}", c.docker_name))
-        ));
-        s.commands.push(format!(
-            "rc=0; docker exec {name} sh -c {} sh {inside} 2> \"$rerr\" || rc=$?",
+            "rc=0; docker exec \"$cid\" timeout -k 10 {} sh -c {} sh {inside} 2> \"$rerr\" || rc=$?",
+            c.timeout.as_secs().max(1),
             quote(&format!("{} \"$1\"", r.command))
         ));
         s.commands
-            .push(format!("docker exec {name} rm -f {inside}"));
+            .push(format!("docker exec \"$cid\" rm -f {inside}"));
         s.commands.push(
             "printf 'cutter:restore_exit=%s\\ncutter:restore_stderr_b64=%s\\n' \"$rc\" \"$(base64 -w0 < \"$rerr\")\"".into(),
         );
     }
-    s.commands.push(format!(
-        "docker inspect -f 'cutter:id={{{{.Id}}}}\ncutter:state={{{{.State.Status}}}}\ncutter:image={{{{.Config.Image}}}}' {name}"
-    ));
+    s.commands.push(
+        "docker inspect -f 'cutter:id={{.Id}}\ncutter:state={{.State.Status}}\ncutter:image={{.Config.Image}}\ncutter:image_id={{.Image}}' \"$cid\"".into(),
+    );
     s
 }
 
-/// Remove an ephemeral container with its volume (and its network when no
-/// other container uses it), then prove they are gone.
+/// Remove an ephemeral container with its volume and its network (when no
+/// other container uses it) — only what carries cutter's label — then prove
+/// they are gone.
 pub fn teardown(c: &Container) -> Script {
-    let (name, vol, net) = (quote(&c.docker_name), quote(&c.volume), quote(&c.network));
+    let vol = quote(&c.volume);
     let mut s = Script::default();
-    s.commands
-        .push(format!("docker rm -f -v {name} > /dev/null 2>&1 || :"));
-    s.commands
-        .push(format!("docker volume rm {vol} > /dev/null 2>&1 || :"));
     s.commands.push(format!(
-        "[ -n \"$(docker network inspect -f '{{{{range .Containers}}}}x{{{{end}}}}' {net} 2>/dev/null)\" ] || docker network rm {net} > /dev/null 2>&1 || :"
+        "{}; [ -z \"$old\" ] || docker rm -f -v $old > /dev/null",
+        own_ids("old", &c.docker_name)
     ));
     s.commands.push(format!(
-        "c=$(docker ps -aq --filter {}); v=$(docker volume ls -q --filter {})",
+        "if {}; then docker volume rm -- {vol} > /dev/null; fi",
+        own_volume_test(&c.volume)
+    ));
+    s.commands.push(format!(
+        "{}; if [ -n \"$netid\" ] && [ -z \"$(docker network inspect -f '{{{{range .Containers}}}}x{{{{end}}}}' \"$netid\" 2>/dev/null)\" ]; then docker network rm \"$netid\" > /dev/null; fi",
+        own_network_id("netid", &c.network)
+    ));
+    s.commands.push(format!(
+        "c=$(docker ps -aq --filter {}); v=$(docker volume ls -q --filter {}); n=$(docker network ls -q --filter {})",
         quote(&format!("name=^/{}$", regex::escape(&c.docker_name))),
-        quote(&format!("name=^{}$", regex::escape(&c.volume)))
+        quote(&format!("name=^{}$", regex::escape(&c.volume))),
+        quote(&format!("name=^{}$", regex::escape(&c.network)))
     ));
-    s.commands.push("printf 'cutter:container_left=%s\\ncutter:volume_left=%s\\n' \"$c\" \"$v\"; [ -z \"$c$v\" ]".into());
+    s.commands.push("printf 'cutter:container_left=%s\\ncutter:volume_left=%s\\ncutter:network_left=%s\\n' \"$c\" \"$v\" \"$n\"; [ -z \"$c$v\" ]".into());
     s
 }
 
 /// Write evidence JSON (given on stdin) beside an artefact.
-pub fn write_evidence(artefact_path: &str, c: &Container, json: String) -> Script {
-    let target = format!("{artefact_path}.{}", evidence_name(c));
+pub fn write_evidence(plan: &Plan, host: &str, artefact_path: &str, c: &Container) -> Script {
+    let (dir, name) = split_path(artefact_path);
+    let target = format!("{name}.{}", crate::diff::evidence_name(c));
     let mut s = Script::default();
+    s.setup.push(ENTER_FN.into());
+    s.commands.push(enter(dir, &plan.hosts[host].protected));
     s.commands.push(format!(
-        "cat > {}.cutter-tmp && mv -f -- {}.cutter-tmp {}",
-        quote(&target),
-        quote(&target),
-        quote(&target)
+        "cat > {} && mv -f -- {} {}",
+        here(&format!(".{target}.cutter-tmp")),
+        here(&format!(".{target}.cutter-tmp")),
+        here(&target)
     ));
-    s.stdin = Some(json.into_bytes());
     s
-}
-
-fn psql(
-    container: &str,
-    read_only: bool,
-    user: &str,
-    db: &str,
-    sql: &str,
-    separator: Option<&str>,
-) -> String {
-    let mut s = format!(
-        "{} psql -X -q -v ON_ERROR_STOP=1 -U {} -d {} -tA",
-        exec_prefix(container, read_only, false),
-        quote(user),
-        quote(db)
-    );
-    if let Some(sep) = separator {
-        s.push_str(&format!(" -F {}", quote(sep)));
-    }
-    s.push_str(&format!(" -c {}", quote(sql)));
-    s
-}
-
-fn b64(label: &str, command: &str) -> String {
-    format!(
-        "out=$({command}); printf 'cutter:{label}_b64=%s\\n' \"$(printf '%s' \"$out\" | base64 -w0)\""
-    )
 }
 
 pub fn quote_ident(ident: &str) -> String {
@@ -367,9 +745,10 @@ pub fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
-/// The SQL counting rows of `schema.table` names, one `schema|table|count` line each.
+/// The SQL counting rows of `schema.table` names, one `schema|table|count`
+/// line each; checked like any other SQL before it is used.
 pub fn rowcount_sql(tables: &[String]) -> String {
-    tables
+    let text = tables
         .iter()
         .map(|t| {
             let (schema, table) = t.split_once('.').unwrap_or(("public", t));
@@ -382,78 +761,77 @@ pub fn rowcount_sql(tables: &[String]) -> String {
             )
         })
         .collect::<Vec<_>>()
-        .join(" UNION ALL ")
+        .join(" UNION ALL ");
+    match crate::plan::readonly::read_only(&text) {
+        Ok(sql) => sql.as_str().to_string(),
+        // Table names cutter quoted itself always parse; if not, run nothing.
+        Err(_) => "SELECT NULL WHERE false".into(),
+    }
+}
+
+fn b64(label: &str, command: &str) -> String {
+    format!(
+        "out=$({command}); printf 'cutter:{label}_b64=%s\\n' \"$(printf '%s' \"$out\" | base64 -w0)\""
+    )
 }
 
 /// Run a check's queries; the comparison happens locally.
-pub fn check(plan: &Plan, k: &Check, snapshot_file: Option<&str>) -> Script {
+pub fn check(
+    k: &Check,
+    exec: &Exec,
+    other: Option<&Exec>,
+    snapshot_file: Option<&str>,
+    nonce: &str,
+) -> Script {
     let mut s = Script::default();
+    if let Some(l) = exec.lookup() {
+        s.commands.push(l);
+    }
+    let run = |s: &mut Script, exec: &Exec, sql: &str, sep: Option<&str>| {
+        let read_only = true;
+        let argv = psql_argv(&k.user, &k.database, sql, sep, nonce, read_only, k.timeout);
+        typed(exec, &argv, k.timeout, s)
+    };
     match &k.kind {
         CheckKind::Equals { sql, .. } => {
-            s.commands.push(b64(
-                "result",
-                &psql(
-                    &k.container,
-                    k.in_protected,
-                    &k.user,
-                    &k.database,
-                    sql,
-                    None,
-                ),
-            ));
+            let cmd = run(&mut s, exec, sql.as_str(), None);
+            s.commands.push(b64("result", &cmd));
         }
-        CheckKind::SameAs {
-            sql,
-            other,
-            other_protected,
-        } => {
-            s.commands.push(b64(
-                "result",
-                &psql(
-                    &k.container,
-                    k.in_protected,
-                    &k.user,
-                    &k.database,
-                    sql,
-                    None,
-                ),
-            ));
-            s.commands.push(b64(
-                "other",
-                &psql(other, *other_protected, &k.user, &k.database, sql, None),
-            ));
+        CheckKind::SameAs { sql, .. } => {
+            let cmd = run(&mut s, exec, sql.as_str(), None);
+            s.commands.push(b64("result", &cmd));
+            let other = other.unwrap_or(&Exec::Host);
+            if let Exec::Own { docker_name } = other {
+                s.commands.push(own_lookup("cid", docker_name));
+            }
+            let cmd = run(&mut s, other, sql.as_str(), None);
+            s.commands.push(b64("other", &cmd));
         }
-        CheckKind::Rowcounts { tables, artefact } => {
-            let file = snapshot_file
-                .map(str::to_string)
-                .unwrap_or_else(|| plan.artefacts[artefact].path.display());
+        CheckKind::Rowcounts { tables, .. } => {
+            let file = snapshot_file.unwrap_or("/nonexistent");
             s.commands
-                .push(b64("snapshot", &format!("cat -- {}", quote(&file))));
-            s.commands.push(b64(
-                "result",
-                &psql(
-                    &k.container,
-                    k.in_protected,
-                    &k.user,
-                    &k.database,
-                    &rowcount_sql(tables),
-                    Some("|"),
-                ),
-            ));
+                .push(b64("snapshot", &format!("cat -- {}", quote(file))));
+            let cmd = run(&mut s, exec, &rowcount_sql(tables), Some("|"));
+            s.commands.push(b64("result", &cmd));
         }
     }
     s
 }
 
-/// Read the state of protected containers, volumes and networks.
-/// Separates the JSON documents of [`protected_state`].
+/// Separates the parts of [`protected_state`]'s output.
 pub const STATE_SEPARATOR: &str = "--cutter-protected--";
 
-pub fn protected_state(p: &crate::plan::Protected) -> Script {
+/// The fields of `docker inspect` cutter reads, one JSON object per line:
+/// never the environment (`Config.Env`) of containers it did not create.
+pub const CONTAINER_FORMAT: &str = "{\"Id\":{{json .Id}},\"Name\":{{json .Name}},\"Image\":{{json .Image}},\"RestartCount\":{{json .RestartCount}},\"State\":{\"Status\":{{json .State.Status}},\"StartedAt\":{{json .State.StartedAt}}},\"Config\":{\"Image\":{{json .Config.Image}},\"Labels\":{{json .Config.Labels}}},\"NetworkSettings\":{\"Networks\":{{json .NetworkSettings.Networks}},\"Ports\":{{json .NetworkSettings.Ports}}},\"Mounts\":{{json .Mounts}}}";
+
+/// Read the state of protected containers, volumes and networks.
+pub fn protected_state(p: &Protected) -> Script {
     let mut s = Script::default();
-    s.commands.push(
-        "ids=$(docker ps -aq --no-trunc); if [ -n \"$ids\" ]; then docker inspect $ids 2>/dev/null || :; else echo '[]'; fi".into(),
-    );
+    s.commands.push(format!(
+        "ids=$(docker ps -aq --no-trunc); if [ -n \"$ids\" ]; then docker inspect --format {} $ids 2>/dev/null || :; fi",
+        quote(CONTAINER_FORMAT)
+    ));
     for (what, names) in [("volume", &p.volumes), ("network", &p.networks)] {
         let names: Vec<String> = names.iter().map(|n| quote(n)).collect();
         s.commands.push(format!(
@@ -461,7 +839,10 @@ pub fn protected_state(p: &crate::plan::Protected) -> Script {
             if names.is_empty() {
                 "echo '[]'".to_string()
             } else {
-                format!("docker {what} inspect {} 2>/dev/null || :", names.join(" "))
+                format!(
+                    "docker {what} inspect -- {} 2>/dev/null || :",
+                    names.join(" ")
+                )
             }
         ));
     }
@@ -469,13 +850,32 @@ pub fn protected_state(p: &crate::plan::Protected) -> Script {
 }
 
 /// Hash the schema of a database (`pg_dump --schema-only`), read-only.
-pub fn schema_hash(container: &str, user: &str, db: &str) -> Script {
+pub fn schema_hash(
+    exec: &Exec,
+    user: &str,
+    database: &str,
+    nonce: &str,
+    timeout: Duration,
+) -> Script {
     let mut s = Script::default();
+    if let Some(l) = exec.lookup() {
+        s.commands.push(l);
+    }
+    let d = PgDump {
+        user: user.into(),
+        database: database.into(),
+        format: DumpFormat::Plain,
+        compress: None,
+        schema_only: true,
+        tables: Vec::new(),
+        exclude_tables: Vec::new(),
+        schemas: Vec::new(),
+        exclude_schemas: Vec::new(),
+    };
+    let argv = pg_dump_argv(&d, nonce, matches!(exec, Exec::External { .. }));
+    let cmd = typed(exec, &argv, timeout, &mut s);
     s.commands.push(format!(
-        "schema=$({} pg_dump --schema-only -U {} -d {}); printf '%s\\n' \"$schema\" | grep -v -e '^\\\\restrict ' -e '^\\\\unrestrict ' | sha256sum",
-        exec_prefix(container, true, false),
-        quote(user),
-        quote(db)
+        "schema=$({cmd}); printf '%s\\n' \"$schema\" | grep -v -e '^\\\\restrict ' -e '^\\\\unrestrict ' | sha256sum"
     ));
     s
 }
@@ -500,6 +900,12 @@ pub fn decode(results: &std::collections::BTreeMap<String, String>, key: &str) -
         .unwrap_or_default()
 }
 
-pub fn timestamp(now: DateTime<Utc>) -> String {
-    now.format(TIMESTAMP_FORMAT).to_string()
+/// A query of a check as typed value, for the report.
+pub fn describe_query(q: &PgQuery) -> String {
+    format!(
+        "psql as `{}` on `{}`: {}",
+        q.user,
+        q.database,
+        q.sql.as_str()
+    )
 }

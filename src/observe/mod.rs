@@ -29,6 +29,8 @@ pub struct HostState {
     pub docker: Option<DockerState>,
     /// Who holds the host's apply lock, if anyone.
     pub lock: Option<String>,
+    /// Failures of earlier applies that still stand, by step id.
+    pub failures: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -92,8 +94,48 @@ pub struct NetworkInfo {
 }
 
 impl DockerState {
+    /// The container called exactly `name`.
     pub fn container(&self, name: &str) -> Option<&ContainerInfo> {
         self.containers.iter().find(|c| c.name == name)
+    }
+
+    /// Resolve a reference as Docker does: a full ID, then an exact name
+    /// (with or without a leading `/`), then a unique ID prefix.
+    pub fn resolve(&self, reference: &str) -> Result<&ContainerInfo, String> {
+        let r = reference.trim_start_matches('/');
+        if let Some(c) = self.containers.iter().find(|c| c.id == r) {
+            return Ok(c);
+        }
+        if let Some(c) = self.container(r) {
+            return Ok(c);
+        }
+        let by_prefix: Vec<&ContainerInfo> = if !r.is_empty() && crate::plan::looks_like_id(r) {
+            self.containers
+                .iter()
+                .filter(|c| c.id.starts_with(r))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        match by_prefix.as_slice() {
+            [c] => Ok(c),
+            [] => Err(format!("no container `{reference}` on the host")),
+            _ => Err(format!(
+                "`{reference}` is ambiguous: it is the ID prefix of {} containers",
+                by_prefix.len()
+            )),
+        }
+    }
+
+    /// A container Docker could take `name` to mean other than one called
+    /// exactly that: one whose ID starts with it.
+    pub fn shadow(&self, name: &str) -> Option<&ContainerInfo> {
+        if !crate::plan::looks_like_id(name) {
+            return None;
+        }
+        self.containers
+            .iter()
+            .find(|c| c.id.starts_with(name) && c.name != name)
     }
     pub fn volume(&self, name: &str) -> Option<&VolumeInfo> {
         self.volumes.iter().find(|v| v.name == name)
@@ -225,7 +267,7 @@ fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState, String> {
                 // `inspect` of several objects exits 1 when one vanished after
                 // it was listed (another apply's teardown): its JSON still holds
                 // the rest, which is the state now.
-                let json = text.trim_start().starts_with('[');
+                let json = text.trim_start().starts_with(['[', '{']);
                 if rec[2] != "0" && !json {
                     return Err(format!("`docker` failed: {}", crate::remote::tail(text, 3)));
                 }
@@ -243,6 +285,16 @@ fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState, String> {
                 ));
             }
             "L" if n == 2 => state.lock = Some(rec[1].clone()),
+            "F" if n == 3 => {
+                // `<plan>.<step>.json`, where the step id is `kind.name`.
+                let step = rec[1]
+                    .strip_suffix(".json")
+                    .and_then(|s| s.split_once('.'))
+                    .map(|(_, step)| step.to_string());
+                if let (Some(step), Ok(v)) = (step, serde_json::from_str(&rec[2])) {
+                    state.failures.insert(step, v);
+                }
+            }
             other => return Err(format!("unexpected probe record `{other}`")),
         }
     }
@@ -393,11 +445,20 @@ struct InspectNetwork {
     labels: Option<IndexMap<String, String>>,
 }
 
+/// A JSON array, or one JSON object per line (`docker inspect --format`).
 fn parse_json<T: for<'de> Deserialize<'de>>(what: &str, text: &str) -> Result<Vec<T>, String> {
-    if text.trim().is_empty() {
+    let t = text.trim();
+    if t.is_empty() {
         return Ok(Vec::new());
     }
-    serde_json::from_str(text).map_err(|e| format!("cannot read `docker inspect` of {what}: {e}"))
+    let err = |e: serde_json::Error| format!("cannot read `docker inspect` of {what}: {e}");
+    if t.starts_with('[') {
+        return serde_json::from_str(t).map_err(err);
+    }
+    t.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).map_err(err))
+        .collect()
 }
 
 pub fn parse_inspect(text: &str) -> Result<Vec<ContainerInfo>, String> {

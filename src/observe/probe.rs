@@ -12,6 +12,34 @@ use crate::plan::Plan;
 /// Where a host's apply lock lives (relative to the login's home).
 pub const LOCK_DIR: &str = "$HOME/.cutter/apply.lock";
 
+/// Where failures of guards, checks and restore tests are recorded on a host
+/// until they are dealt with (`<plan>.<step>.json`).
+pub const FAILURES_DIR: &str = "$HOME/.cutter/failures";
+
+/// The file-name prefix of a plan's failure records: its file stem and a
+/// digest of its absolute path, so that two plans with the same file name
+/// (in different folders) never see each other's failures.
+pub fn failure_prefix(plan: &Plan) -> String {
+    use sha2::Digest;
+    let path = std::fs::canonicalize(&plan.file).unwrap_or(plan.file.clone());
+    let digest = hex::encode(sha2::Sha256::digest(path.display().to_string().as_bytes()));
+    let stem: String = plan
+        .file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plan".into())
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{stem}-{}", &digest[..8])
+}
+
 const PRELUDE: &str = r#"export LC_ALL=C
 r() { printf '%s\0' "$#" "$@"; }
 slurp() { c=; while IFS= read -r l || [ -n "$l" ]; do c="$c$l
@@ -37,7 +65,7 @@ set --
 const DOCKER: &str = r#"if command -v docker >/dev/null 2>&1; then
   ids=$(dk docker ps -aq --no-trunc); rc=$?
   if [ $rc -ne 0 ]; then r D containers $rc "$ids"; else
-    if [ -n "$ids" ]; then out=$(docker inspect $ids 2>/dev/null); r D containers $? "$out"; else r D containers 0 ''; fi
+    if [ -n "$ids" ]; then out=$(docker inspect --format "$cf" $ids 2>/dev/null); r D containers $? "$out"; else r D containers 0 ''; fi
     v=$(docker volume ls -q 2>/dev/null)
     if [ -n "$v" ]; then out=$(docker volume inspect $v 2>/dev/null); r D volumes $? "$out"; else r D volumes 0 ''; fi
     nw=$(docker network ls -q 2>/dev/null)
@@ -72,11 +100,22 @@ pub fn probe_script(plan: &Plan, host: &str) -> String {
         );
     }
     if plan.uses_docker(host) {
+        let _ = writeln!(
+            s,
+            "cf={}",
+            crate::shell::quote(crate::apply::script::CONTAINER_FORMAT)
+        );
         s.push_str(DOCKER);
     }
     let _ = writeln!(
         s,
         "[ -f \"{LOCK_DIR}/holder\" ] && r L \"$(cat \"{LOCK_DIR}/holder\")\""
+    );
+    // Failures of earlier applies of this plan that still stand.
+    let _ = writeln!(
+        s,
+        "for f in \"{FAILURES_DIR}\"/{}.*.json; do [ -f \"$f\" ] || continue; slurp \"$f\"; r F \"${{f##*/}}\" \"$c\"; done",
+        crate::shell::quote(&failure_prefix(plan))
     );
     s.push_str(FILES);
     s.push_str("exit 0\n");

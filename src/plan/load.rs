@@ -11,7 +11,7 @@ use indexmap::IndexMap;
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
-use super::readonly::{command_problem, sql_problem};
+use super::readonly;
 use super::schema::*;
 use super::units;
 use super::*;
@@ -469,7 +469,7 @@ impl Loader<'_> {
                             .label(item.span(), "not absolute");
                     }
                     if matches!(kind, "container" | "volume" | "network") {
-                        self.docker_name(kind, item.get_ref(), item.span());
+                        self.check_docker_name(kind, item.get_ref(), item.span());
                     } else {
                         self.non_empty(&format!("protected {kind}"), item);
                     }
@@ -550,35 +550,18 @@ impl Loader<'_> {
         false
     }
 
-    /// Refuse a name Docker would refuse (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`), at
-    /// validate time rather than halfway through an apply; it also keeps a
-    /// name from being read as an option (`--privileged`).
-    fn docker_name(&mut self, what: &str, name: &str, span: Range<usize>) -> bool {
-        let mut chars = name.chars();
-        let valid = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-            && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-        if !valid {
-            self.diags
-                .error(
-                    "docker_name",
-                    format!("invalid Docker {what} name `{name}`"),
-                )
-                .label(span, "Docker names are `[a-zA-Z0-9][a-zA-Z0-9_.-]*`")
-                .help("start with a letter or digit; then letters, digits, `_`, `.` and `-`");
+    /// Refuse a name Docker would refuse ([`docker_name`]) at validate time
+    /// rather than halfway through an apply.
+    fn check_docker_name(&mut self, what: &str, name: &str, span: Range<usize>) -> bool {
+        match docker_name(name) {
+            Ok(()) => true,
+            Err(e) => {
+                self.diags
+                    .error("name", format!("`{name}` is not a valid Docker {what}"))
+                    .label(span, format!("this {e}"));
+                false
+            }
         }
-        valid
-    }
-
-    /// An environment variable name for a container: not empty, no `=`.
-    fn env_name(&mut self, key: &Spanned<String>) -> bool {
-        let k = key.get_ref();
-        if !k.is_empty() && !k.contains(['=', '\0']) {
-            return true;
-        }
-        self.diags
-            .error("name", format!("invalid environment variable name `{k}`"))
-            .label(key.span(), "not empty, without `=`");
-        false
     }
 
     fn collect_names(&mut self, raw: &RawPlan) {
@@ -756,20 +739,7 @@ impl Loader<'_> {
             Some(n) => self.text_template(n)?,
             None => name.get_ref().clone(),
         };
-        let name_span = c.name.as_ref().map_or(name.span(), |n| n.span());
-        let mut valid = self.docker_name("container", &docker_name, name_span.clone());
-        valid &= self.non_empty("image", &c.image);
-        let image = self.text_template(&c.image)?;
-        if image.starts_with('-') || image.contains(char::is_whitespace) {
-            self.diags
-                .error("image", format!("invalid image `{image}`"))
-                .label(
-                    c.image.span(),
-                    "an image reference has no spaces and does not start with `-`",
-                )
-                .help("write e.g. `image = \"postgres:16\"`");
-            valid = false;
-        }
+        let mut valid = true;
         let lifecycle = match c.lifecycle.get_ref().as_str() {
             "persistent" => Lifecycle::Persistent,
             "ephemeral" => Lifecycle::Ephemeral,
@@ -788,26 +758,6 @@ impl Loader<'_> {
             Some(v) => self.text_template(v)?,
             None => format!("{docker_name}-data"),
         };
-        if let Some(n) = &c.network {
-            valid &= self.docker_name("network", &network, n.span());
-        }
-        if let Some(v) = &c.volume {
-            valid &= self.docker_name("volume", &volume, v.span());
-        }
-        if let Some(m) = &c.mount
-            && !m.get_ref().starts_with('/')
-        {
-            self.diags
-                .error(
-                    "path",
-                    format!("container `{}` needs an absolute `mount`", name.get_ref()),
-                )
-                .label(
-                    m.span(),
-                    "where the volume is mounted: an absolute path in the container",
-                );
-            valid = false;
-        }
         if let Some(r) = &c.restore {
             valid &= self.non_empty("restore command", &r.command);
             for code in &r.ok_exit_codes {
@@ -823,12 +773,8 @@ impl Loader<'_> {
                 }
             }
         }
-        for key in c.env.keys() {
-            valid &= self.env_name(key);
-        }
         let mut secrets = Vec::new();
         for (key, s) in &c.secrets {
-            valid &= self.env_name(key);
             match (&s.env, &s.file) {
                 (Some(e), None) => secrets.push((
                     key.get_ref().clone(),
@@ -877,12 +823,104 @@ impl Loader<'_> {
         if let Some(r) = &c.restore {
             self.resource_ref(&r.artefact, &[Kind::Artefact]);
         }
+        if lifecycle == Lifecycle::Persistent {
+            for v in [&c.name, &c.volume, &c.network].into_iter().flatten() {
+                if self.template(v).is_some_and(|t| t.is_dated()) {
+                    self.diags
+                        .error(
+                            "dated_name",
+                            format!(
+                                "persistent container `{}` has a name that changes with the date",
+                                name.get_ref()
+                            ),
+                        )
+                        .label(v.span(), "`{{ date }}` or `{{ timestamp }}` here")
+                        .help("a persistent container must keep its name: with a date in it, every day would create another copy and forget yesterday's, which would keep running unmentioned; name it without the date (its labels and the report record when it was made)");
+                }
+            }
+        }
         let host = host?;
+        let timeout = self
+            .duration(c.timeout.as_ref())
+            .unwrap_or(Duration::from_secs(3600));
+        for (what, value, at) in [
+            (
+                "container name",
+                &docker_name,
+                c.name.as_ref().map_or(name.span(), |n| n.span()),
+            ),
+            (
+                "network",
+                &network,
+                c.network.as_ref().map_or(name.span(), |n| n.span()),
+            ),
+            (
+                "volume",
+                &volume,
+                c.volume.as_ref().map_or(name.span(), |n| n.span()),
+            ),
+        ] {
+            if let Err(e) = self::docker_name(value) {
+                self.diags
+                    .error("name", format!("`{value}` is not a valid Docker {what}"))
+                    .label(at, format!("this {e}"));
+            } else if looks_like_id(value) {
+                self.diags
+                    .error("name", format!("Docker {what} `{value}` looks like an ID"))
+                    .label(at, "only hexadecimal digits")
+                    .help("Docker resolves such a name as an ID prefix of another object: add a letter outside a-f, e.g. a prefix like `cutter-`");
+            }
+        }
+        let image = self.text_template(&c.image)?;
+        if let Err(e) = image_reference(&image) {
+            self.diags
+                .error("image", format!("`{image}` is not an image reference"))
+                .label(c.image.span(), e);
+        }
+        let mount = c
+            .mount
+            .as_ref()
+            .map_or("/var/lib/postgresql/data".into(), |m| m.get_ref().clone());
+        if !mount.starts_with('/')
+            || mount.contains([',', ':', '='])
+            || mount.chars().any(|c| c.is_control())
+        {
+            self.diags
+                .error("path", format!("`{mount}` is not a mount point"))
+                .label(
+                    c.mount.as_ref().map_or(name.span(), |m| m.span()),
+                    "an absolute path without `,`, `:` or `=`",
+                );
+        }
+        for (k, _) in c
+            .env
+            .iter()
+            .chain(c.secrets.iter().map(|(k, _)| (k, &c.image)))
+        {
+            if k.get_ref().is_empty()
+                || k.get_ref().starts_with(|ch: char| ch.is_ascii_digit())
+                || !k
+                    .get_ref()
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+            {
+                self.diags
+                    .error(
+                        "name",
+                        format!("`{}` is not an environment variable name", k.get_ref()),
+                    )
+                    .label(k.span(), "letters, digits and `_`");
+            }
+        }
         if !valid {
             return None;
         }
         let protected = plan.hosts[&host].protected.clone();
-        if protected.containers.contains(&docker_name) {
+        if protected
+            .containers
+            .iter()
+            .any(|p| p.trim_start_matches('/') == docker_name)
+        {
             let at = c.name.as_ref().map_or(name.span(), |n| n.span());
             self.refuse(
                 &host,
@@ -932,10 +970,8 @@ impl Loader<'_> {
             lifecycle,
             network,
             volume,
-            mount: c
-                .mount
-                .as_ref()
-                .map_or("/var/lib/postgresql/data".into(), |m| m.get_ref().clone()),
+            mount,
+            timeout,
             env: {
                 let mut env = Vec::new();
                 for (k, v) in &c.env {
@@ -954,16 +990,12 @@ impl Loader<'_> {
         })
     }
 
-    /// Resolve `container = "..."`: a container resource, or a container on the host.
-    /// Returns (docker name, resource name, protected).
-    fn container_ref(
-        &mut self,
-        plan: &Plan,
-        host: &str,
-        value: &Spanned<String>,
-    ) -> (String, Option<String>, bool) {
+    /// Resolve `container = "..."`: a container resource of this plan, or a
+    /// container on the host (by name, `/name`, ID or ID prefix), which is
+    /// then treated as production whatever its spelling.
+    fn place(&mut self, plan: &Plan, value: &Spanned<String>) -> Place {
         if let Some(c) = plan.containers.get(value.get_ref()) {
-            return (c.docker_name.clone(), Some(c.name.clone()), false);
+            return Place::Own(c.name.clone());
         }
         if let Some((kind, span)) = self.names.get(value.get_ref()) {
             let (kind, span) = (*kind, span.clone());
@@ -980,14 +1012,137 @@ impl Loader<'_> {
                     .label(value.span(), "referenced here")
                     .label(span, "declared here");
             }
-        } else {
-            self.docker_name("container", value.get_ref(), value.span());
         }
-        let protected = plan
-            .hosts
-            .get(host)
-            .is_some_and(|h| h.protected.containers.contains(value.get_ref()));
-        (value.get_ref().clone(), None, protected)
+        let reference = value.get_ref().trim_start_matches('/').to_string();
+        if let Err(e) = docker_name(&reference) {
+            self.diags
+                .error(
+                    "name",
+                    format!("`{}` is not a container name or ID", value.get_ref()),
+                )
+                .label(value.span(), format!("this {e}"));
+        }
+        Place::External(reference)
+    }
+
+    /// Whether an external reference names a protected container as written
+    /// (the full check, by ID and label, happens against the observed host).
+    fn names_protected(plan: &Plan, host: &str, place: &Place) -> bool {
+        match place {
+            Place::External(r) => plan.hosts.get(host).is_some_and(|h| {
+                h.protected
+                    .containers
+                    .iter()
+                    .any(|c| c.trim_start_matches('/') == r)
+            }),
+            _ => false,
+        }
+    }
+
+    fn pg_name(&mut self, what: &str, value: &Spanned<String>) -> String {
+        if let Err(e) = readonly::pg_identifier(value.get_ref()) {
+            self.diags
+                .error("pg_identifier", format!("`{what}` {e}"))
+                .label(value.span(), "a plain PostgreSQL name")
+                .help("cutter builds the connection itself; options and connection strings are refused");
+        }
+        value.get_ref().clone()
+    }
+
+    fn sql(&mut self, value: &Spanned<String>) -> Option<readonly::ReadOnlySql> {
+        match readonly::read_only(value.get_ref()) {
+            Ok(sql) => Some(sql),
+            Err(r) => {
+                self.diags
+                    .error("read_only", format!("SQL is not provably read-only: {}", r.detail))
+                    .label(value.span(), format!("refused by rule `{}`", r.rule))
+                    .help("cutter runs only one SELECT, with side-effect-free functions, where it does not own the database");
+                None
+            }
+        }
+    }
+
+    fn pattern_list(&mut self, list: &[Spanned<String>]) -> Vec<String> {
+        for p in list {
+            if p.get_ref().is_empty() || p.get_ref().chars().any(|c| c.is_control()) {
+                self.diags
+                    .error("pg_dump", "empty pattern or control character")
+                    .label(p.span(), "a pg_dump pattern, e.g. \"public.orders\"");
+            }
+        }
+        list.iter().map(|p| p.get_ref().clone()).collect()
+    }
+
+    fn pg_dump(&mut self, d: &RawPgDump) -> PgDump {
+        let format = match d.format.as_ref().map(|f| f.get_ref().as_str()) {
+            None | Some("custom") => DumpFormat::Custom,
+            Some("plain") => DumpFormat::Plain,
+            Some("tar") => DumpFormat::Tar,
+            Some(other) => {
+                self.diags
+                    .error("wrong_type", format!("unknown dump format `{other}`"))
+                    .label(
+                        d.format.as_ref().unwrap().span(),
+                        "expected `custom`, `plain` or `tar`",
+                    );
+                DumpFormat::Custom
+            }
+        };
+        let compress = match &d.compress {
+            Some(c) if (0..=9).contains(c.get_ref()) => Some(*c.get_ref() as u8),
+            Some(c) => {
+                self.diags
+                    .error(
+                        "range",
+                        format!("compression level {} is out of range", c.get_ref()),
+                    )
+                    .label(c.span(), "0 to 9");
+                None
+            }
+            None => None,
+        };
+        PgDump {
+            user: d
+                .user
+                .as_ref()
+                .map_or("postgres".into(), |u| self.pg_name("user", u)),
+            database: self.pg_name("database", &d.database),
+            format,
+            compress,
+            schema_only: d.schema_only.as_ref().is_some_and(|s| *s.get_ref()),
+            tables: self.pattern_list(&d.tables),
+            exclude_tables: self.pattern_list(&d.exclude_tables),
+            schemas: self.pattern_list(&d.schemas),
+            exclude_schemas: self.pattern_list(&d.exclude_schemas),
+        }
+    }
+
+    fn query(&mut self, q: &RawQuery) -> Option<PgQuery> {
+        let user = q
+            .user
+            .as_ref()
+            .map_or("postgres".into(), |u| self.pg_name("user", u));
+        let database = self.pg_name("database", &q.database);
+        let separator = match &q.separator {
+            Some(s)
+                if s.get_ref().is_empty()
+                    || s.get_ref().chars().count() > 4
+                    || s.get_ref().chars().any(|c| c.is_control()) =>
+            {
+                self.diags
+                    .error("query", "the separator must be 1 to 4 printable characters")
+                    .label(s.span(), "e.g. \"|\"");
+                "|".into()
+            }
+            Some(s) => s.get_ref().clone(),
+            None => "|".into(),
+        };
+        Some(PgQuery {
+            user,
+            database,
+            sql: self.sql(&q.sql)?,
+            separator,
+        })
     }
 
     fn resolve_artefact(
@@ -997,41 +1152,21 @@ impl Loader<'_> {
         a: &RawArtefact,
     ) -> Option<Artefact> {
         let host = self.host_ref(plan, name, a.host.as_ref());
-        let has_command = self.non_empty("command", &a.command);
         let path = self.template(&a.path);
         let min_size = self.size(a.min_size.as_ref());
         let max_age = self.duration(a.max_age.as_ref());
+        let timeout = self
+            .duration(a.timeout.as_ref())
+            .unwrap_or(Duration::from_secs(2 * 3600));
         let host = host?;
         let path = path?;
-        if !has_command {
-            return None;
-        }
         let display = path.display();
-        if !display.starts_with('/') {
-            self.diags
-                .error(
-                    "path",
-                    format!("artefact `{}` needs an absolute path", name.get_ref()),
-                )
-                .label(a.path.span(), "not absolute");
-        }
-        if display.ends_with('/')
-            || display
-                .rsplit('/')
-                .next()
-                .is_some_and(|f| f.is_empty() || f == "." || f == "..")
-        {
-            self.diags
-                .error(
-                    "path",
-                    format!("artefact `{}` path does not name a file", name.get_ref()),
-                )
-                .label(a.path.span(), "ends in a folder");
-        }
+        self.check_path(&a.path, &display, name.get_ref());
         if let Some(stderr) = &a.stderr
             && (stderr.get_ref().contains('/')
                 || stderr.get_ref().is_empty()
-                || stderr.get_ref() == "SHA256SUMS")
+                || matches!(stderr.get_ref().as_str(), "." | ".." | "SHA256SUMS")
+                || stderr.get_ref().chars().any(|c| c.is_control()))
         {
             self.diags
                 .error("path", "`stderr` is a file name beside the artefact")
@@ -1052,45 +1187,128 @@ impl Loader<'_> {
                 "this path is protected",
             );
         }
-        let (container, in_protected) = match &a.container {
-            Some(c) => {
-                let (docker, _, prot) = self.container_ref(plan, &host, c);
-                (Some(docker), prot)
-            }
-            None => (None, false),
+        let place = match &a.container {
+            Some(c) => self.place(plan, c),
+            None => Place::Host,
         };
-        let command = self.text_template(&a.command)?;
+        let producer = match (&a.command, &a.pg_dump, &a.query) {
+            (Some(cmd), None, None) => {
+                if let (Place::External(r), Some(c)) = (&place, &a.container) {
+                    let protected = Self::names_protected(plan, &host, &place);
+                    let d = self.diags.error(
+                        "protected",
+                        format!(
+                            "artefact `{}` runs a free-form command in container `{r}`, which this plan does not own",
+                            name.get_ref()
+                        ),
+                    );
+                    d.label(cmd.span(), "a shell command");
+                    d.label(
+                        c.span(),
+                        if protected {
+                            "a protected container"
+                        } else {
+                            "not a container resource of this plan: treated as production"
+                        },
+                    );
+                    d.help("inside containers cutter did not create, it runs only operations it composes itself: use `pg_dump = { database = \"...\" }` or `query = { database = \"...\", sql = \"SELECT ...\" }`");
+                }
+                let command = self.text_template(cmd)?;
+                if command.trim().is_empty() {
+                    self.diags
+                        .error(
+                            "empty",
+                            format!("artefact `{}` has an empty command", name.get_ref()),
+                        )
+                        .label(cmd.span(), "empty");
+                }
+                Producer::Command { command }
+            }
+            (None, Some(d), None) => Producer::PgDump(self.pg_dump(d)),
+            (None, None, Some(q)) => Producer::Query(self.query(q)?),
+            _ => {
+                self.diags
+                    .error(
+                        "producer",
+                        format!(
+                            "artefact `{}` needs exactly one of `command`, `pg_dump` or `query`",
+                            name.get_ref()
+                        ),
+                    )
+                    .label(name.span(), "declared here");
+                return None;
+            }
+        };
+        if !matches!(producer, Producer::Command { .. }) && place == Place::Host {
+            self.diags
+                .error(
+                    "producer",
+                    format!(
+                        "artefact `{}` runs PostgreSQL tools without `container`",
+                        name.get_ref()
+                    ),
+                )
+                .label(name.span(), "declared here")
+                .help("say which container holds the database: `container = \"postgres\"`");
+        }
         let verify = match &a.verify {
+            Some(v) if !matches!(producer, Producer::Command { .. }) => {
+                self.diags
+                    .error("verify", "`verify` is for `command` artefacts")
+                    .label(v.span(), "not allowed here")
+                    .help("a `pg_dump` in custom or tar format is always checked with `pg_restore --list` in a throw-away container; nothing is ever fed into production");
+                None
+            }
             Some(v) => Some(self.text_template(v)?),
             None => None,
         };
-        if in_protected {
-            let docker = container.clone().unwrap_or_default();
-            let pairs = [
-                Some((&a.command, &command)),
-                a.verify.as_ref().zip(verify.as_ref()),
-            ];
-            for (cmd, rendered) in pairs.into_iter().flatten() {
-                if let Some(problem) = command_problem(rendered) {
-                    self.refuse(&host, "container", &docker, cmd.span(),
-                        format!("artefact `{}` runs a command in protected container `{docker}` that may write", name.get_ref()),
-                        &format!("this command {problem}"));
-                }
-            }
-        }
         Some(Artefact {
             name: name.get_ref().clone(),
             host,
             path,
-            command,
-            container,
-            in_protected,
+            producer,
+            place,
             stderr: a.stderr.as_ref().map(|s| s.get_ref().clone()),
             min_size,
             verify,
             max_age,
+            timeout,
             after: a.after.iter().map(|x| x.get_ref().clone()).collect(),
         })
+    }
+
+    /// Paths are absolute, in normal form, and name a file.
+    fn check_path(&mut self, raw: &Spanned<String>, display: &str, owner: &str) {
+        if !display.starts_with('/') {
+            self.diags
+                .error("path", format!("artefact `{owner}` needs an absolute path"))
+                .label(raw.span(), "not absolute");
+            return;
+        }
+        if display.ends_with('/')
+            || display
+                .rsplit('/')
+                .next()
+                .is_some_and(|f| f.is_empty() || f == "." || f == "..")
+        {
+            self.diags
+                .error(
+                    "path",
+                    format!("artefact `{owner}` path does not name a file"),
+                )
+                .label(raw.span(), "ends in a folder");
+            return;
+        }
+        if display[1..]
+            .split('/')
+            .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+            || display.chars().any(|c| c.is_control())
+        {
+            self.diags
+                .error("path", format!("artefact `{owner}` path is not in normal form"))
+                .label(raw.span(), "no `//`, `/./`, `/../` or control characters")
+                .help("write the path as it is, e.g. \"/opt/backups/x.dump\": cutter checks protection on the path it writes");
+        }
     }
 
     fn resolve_check(
@@ -1103,50 +1321,42 @@ impl Loader<'_> {
             Some(res) => Some(res.host.clone()),
             None => self.host_ref(plan, name, c.host.as_ref()),
         }?;
-        let (container, container_resource, in_protected) =
-            self.container_ref(plan, &host, &c.container);
-        let mut filled = true;
-        for (what, value) in [
-            ("SQL", &c.sql),
-            ("user", &c.user),
-            ("database", &c.database),
-        ] {
-            if let Some(v) = value {
-                filled &= self.non_empty(what, v);
-            }
-        }
-        if !filled {
-            return None;
-        }
-        let sql = c.sql.as_ref();
-        let kind = match (sql, &c.expect, &c.same_as, &c.rowcounts) {
+        let place = self.place(plan, &c.container);
+        let timeout = self
+            .duration(c.timeout.as_ref())
+            .unwrap_or(Duration::from_secs(600));
+        let user = c
+            .user
+            .as_ref()
+            .map_or("postgres".into(), |u| self.pg_name("user", u));
+        let database = c
+            .database
+            .as_ref()
+            .map_or("postgres".into(), |d| self.pg_name("database", d));
+        let kind = match (&c.sql, &c.expect, &c.same_as, &c.rowcounts) {
             (Some(sql), Some(expect), None, None) => CheckKind::Equals {
-                sql: sql.get_ref().clone(),
+                sql: self.sql(sql)?,
                 expect: expect.get_ref().clone(),
             },
             (Some(sql), None, Some(other), None) => {
-                let (docker, _, other_protected) = self.container_ref(plan, &host, other);
-                if other_protected && let Some(p) = sql_problem(sql.get_ref()) {
-                    self.refuse(
-                        &host,
-                        "container",
-                        &docker,
-                        sql.span(),
-                        format!(
-                            "check `{}` runs SQL in protected container `{docker}` that may write",
-                            name.get_ref()
-                        ),
-                        &p,
-                    );
-                }
+                let other = self.place(plan, other);
                 CheckKind::SameAs {
-                    sql: sql.get_ref().clone(),
-                    other: docker,
-                    other_protected,
+                    sql: self.sql(sql)?,
+                    other,
                 }
             }
             (None, None, None, Some(rc)) => {
                 self.resource_ref(&rc.artefact, &[Kind::Artefact]);
+                for t in &rc.tables {
+                    if t.get_ref()
+                        .split_once('.')
+                        .is_none_or(|(s, n)| s.is_empty() || n.is_empty())
+                    {
+                        self.diags
+                            .error("check", format!("`{}` is not `schema.table`", t.get_ref()))
+                            .label(t.span(), "write it as schema.table");
+                    }
+                }
                 CheckKind::Rowcounts {
                     artefact: rc.artefact.get_ref().clone(),
                     tables: rc.tables.iter().map(|t| t.get_ref().clone()).collect(),
@@ -1165,50 +1375,14 @@ impl Loader<'_> {
                 return None;
             }
         };
-        if let Some(sql) = sql
-            && let Some(p) = sql_problem(sql.get_ref())
-        {
-            {
-                if in_protected {
-                    self.refuse(&host, "container", &container, sql.span(),
-                        format!("check `{}` runs SQL in protected container `{container}` that may write", name.get_ref()),
-                        &p);
-                } else {
-                    self.diags
-                        .error(
-                            "check",
-                            format!("check `{}` must be read-only", name.get_ref()),
-                        )
-                        .label(sql.span(), p);
-                }
-            }
-        }
-        if let CheckKind::Rowcounts { tables, .. } = &kind {
-            for (t, raw) in tables.iter().zip(&c.rowcounts.as_ref().unwrap().tables) {
-                if t.split_once('.')
-                    .is_none_or(|(s, n)| s.is_empty() || n.is_empty())
-                {
-                    self.diags
-                        .error("check", format!("`{t}` is not `schema.table`"))
-                        .label(raw.span(), "write it as schema.table");
-                }
-            }
-        }
         Some(Check {
             name: name.get_ref().clone(),
             host,
-            container,
-            container_resource,
-            in_protected,
-            user: c
-                .user
-                .as_ref()
-                .map_or("postgres".into(), |u| u.get_ref().clone()),
-            database: c
-                .database
-                .as_ref()
-                .map_or("postgres".into(), |d| d.get_ref().clone()),
+            place,
+            user,
+            database,
             kind,
+            timeout,
             after: c.after.iter().map(|a| a.get_ref().clone()).collect(),
         })
     }
@@ -1220,18 +1394,6 @@ impl Loader<'_> {
         g: &RawGuard,
     ) -> Option<Guard> {
         let host = self.host_ref(plan, name, g.host.as_ref())?;
-        let mut filled = true;
-        for (what, value) in [("user", &g.user), ("database", &g.database)] {
-            if let Some(v) = value {
-                filled &= self.non_empty(what, v);
-            }
-        }
-        if let Some(c) = &g.container {
-            filled &= self.docker_name("container", c.get_ref(), c.span());
-        }
-        if !filled {
-            return None;
-        }
         let kind = match g.kind.get_ref().as_str() {
             "protected-unchanged" => {
                 if plan.hosts[&host].protected.is_empty() {
@@ -1259,15 +1421,15 @@ impl Loader<'_> {
                     return None;
                 };
                 GuardKind::SchemaUnchanged {
-                    container: container.get_ref().clone(),
+                    container: self.place(plan, container),
                     user: g
                         .user
                         .as_ref()
-                        .map_or("postgres".into(), |u| u.get_ref().clone()),
+                        .map_or("postgres".into(), |u| self.pg_name("user", u)),
                     database: g
                         .database
                         .as_ref()
-                        .map_or("postgres".into(), |d| d.get_ref().clone()),
+                        .map_or("postgres".into(), |d| self.pg_name("database", d)),
                 }
             }
             other => {
@@ -1412,5 +1574,49 @@ fn expand_home(p: &str) -> PathBuf {
     match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
         (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
         _ => PathBuf::from(p),
+    }
+}
+
+/// Docker's rule for container, volume and network names.
+pub fn docker_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    match chars.next() {
+        None => return Err("is empty".into()),
+        Some(c) if !c.is_ascii_alphanumeric() => {
+            return Err("must start with a letter or digit".into());
+        }
+        _ => {}
+    }
+    if name.len() > 128 {
+        return Err("is longer than 128 characters".into());
+    }
+    match chars.find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))) {
+        Some(c) => Err(format!(
+            "contains `{}`: Docker allows letters, digits, `_`, `.` and `-`",
+            c.escape_default()
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Whether Docker could read the name as an ID (prefix).
+pub fn looks_like_id(name: &str) -> bool {
+    name.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'))
+}
+
+/// An image reference: `name[:tag][@digest]`, never an option.
+fn image_reference(image: &str) -> Result<(), String> {
+    if image.is_empty() {
+        return Err("is empty".into());
+    }
+    if image.starts_with('-') {
+        return Err("starts with `-` and would be read as an option".into());
+    }
+    match image
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/' | ':' | '@')))
+    {
+        Some(c) => Err(format!("contains `{}`", c.escape_default())),
+        None => Ok(()),
     }
 }

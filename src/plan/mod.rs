@@ -20,7 +20,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 pub use diagnostic::{Diagnostics, PlanDiagnostic, PlanErrors};
-pub use load::{load, load_str};
+pub use load::{docker_name, load, load_str, looks_like_id};
 pub use template::Template;
 
 /// Label put on every container, volume and network cutter creates.
@@ -132,13 +132,21 @@ impl Protected {
             .map(String::as_str)
     }
 
-    /// Whether a container with this name and these labels is production.
-    pub fn covers_container(&self, name: &str, labels: &IndexMap<String, String>) -> bool {
-        self.containers.iter().any(|c| c == name)
+    /// Whether an observed container is production: named in the list (by
+    /// name, `/name`, ID or ID prefix, as Docker resolves them) or carrying
+    /// a protected label.
+    pub fn covers(&self, c: &crate::observe::ContainerInfo) -> bool {
+        self.containers.iter().any(|p| Self::names(p, c))
             || self.labels.iter().any(|l| match l.split_once('=') {
-                Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
-                None => labels.contains_key(l),
+                Some((k, v)) => c.labels.get(k).is_some_and(|x| x == v),
+                None => c.labels.contains_key(l),
             })
+    }
+
+    /// Whether the protected entry `p` designates container `c`.
+    pub fn names(p: &str, c: &crate::observe::ContainerInfo) -> bool {
+        let p = p.trim_start_matches('/');
+        p == c.name || (!p.is_empty() && load::looks_like_id(p) && c.id.starts_with(p))
     }
 }
 
@@ -147,17 +155,98 @@ pub struct Artefact {
     pub name: String,
     pub host: String,
     pub path: Template,
-    pub command: String,
-    /// Docker name of the container the command runs in.
-    pub container: Option<String>,
-    /// Whether that container is protected (production): the command is then run read-only.
-    pub in_protected: bool,
+    /// What makes the file's content.
+    pub producer: Producer,
+    /// Where the producer runs.
+    pub place: Place,
     pub stderr: Option<String>,
     pub min_size: Option<u64>,
+    /// A shell format check, for `command` producers only.
     pub verify: Option<String>,
     #[serde(skip)]
     pub max_age: Option<Duration>,
+    #[serde(skip)]
+    pub timeout: Duration,
     pub after: Vec<String>,
+}
+
+/// Where a step's operation runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", content = "name", rename_all = "lowercase")]
+pub enum Place {
+    /// On the host itself.
+    Host,
+    /// In a container resource of this plan (cutter creates and owns it).
+    Own(String),
+    /// In a container on the host that cutter did not create, by the
+    /// reference written in the plan (a name, `/name`, an ID or an ID
+    /// prefix), resolved to a full ID from observation. Only typed,
+    /// read-only operations ever run there.
+    External(String),
+}
+
+impl Place {
+    pub fn container_ref(&self) -> Option<&str> {
+        match self {
+            Place::Host => None,
+            Place::Own(n) | Place::External(n) => Some(n),
+        }
+    }
+}
+
+/// What makes an artefact's content.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Producer {
+    /// A free-form shell command: on the host or in a container cutter owns.
+    Command { command: String },
+    /// A `pg_dump` cutter composes from typed fields.
+    PgDump(PgDump),
+    /// A read-only query cutter composes from typed fields.
+    Query(PgQuery),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DumpFormat {
+    Custom,
+    Plain,
+    Tar,
+}
+
+impl DumpFormat {
+    pub fn flag(self) -> &'static str {
+        match self {
+            DumpFormat::Custom => "custom",
+            DumpFormat::Plain => "plain",
+            DumpFormat::Tar => "tar",
+        }
+    }
+    /// Whether `pg_restore --list` can read it.
+    pub fn is_archive(self) -> bool {
+        self != DumpFormat::Plain
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PgDump {
+    pub user: String,
+    pub database: String,
+    pub format: DumpFormat,
+    pub compress: Option<u8>,
+    pub schema_only: bool,
+    pub tables: Vec<String>,
+    pub exclude_tables: Vec<String>,
+    pub schemas: Vec<String>,
+    pub exclude_schemas: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PgQuery {
+    pub user: String,
+    pub database: String,
+    pub sql: readonly::ReadOnlySql,
+    pub separator: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -182,6 +271,8 @@ pub struct Container {
     pub ports: Vec<String>,
     pub ready: Option<String>,
     pub restore: Option<Restore>,
+    #[serde(skip)]
+    pub timeout: Duration,
     pub after: Vec<String>,
 }
 
@@ -204,28 +295,36 @@ pub struct Restore {
 pub struct Check {
     pub name: String,
     pub host: String,
-    /// Docker name of the container the query runs in.
-    pub container: String,
-    /// The container resource, when the check runs in one cutter owns.
-    pub container_resource: Option<String>,
-    pub in_protected: bool,
+    /// Where the query runs (a container resource, or one on the host).
+    pub place: Place,
     pub user: String,
     pub database: String,
     pub kind: CheckKind,
+    #[serde(skip)]
+    pub timeout: Duration,
     pub after: Vec<String>,
+}
+
+impl Check {
+    /// The container resource the check runs in, when it is cutter's own.
+    pub fn own_container(&self) -> Option<&str> {
+        match &self.place {
+            Place::Own(n) => Some(n),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum CheckKind {
     Equals {
-        sql: String,
+        sql: readonly::ReadOnlySql,
         expect: String,
     },
     SameAs {
-        sql: String,
-        other: String,
-        other_protected: bool,
+        sql: readonly::ReadOnlySql,
+        other: Place,
     },
     Rowcounts {
         artefact: String,
@@ -245,7 +344,7 @@ pub struct Guard {
 pub enum GuardKind {
     ProtectedUnchanged,
     SchemaUnchanged {
-        container: String,
+        container: Place,
         user: String,
         database: String,
     },
@@ -281,7 +380,7 @@ impl Plan {
     pub fn uses_docker(&self, host: &str) -> bool {
         self.artefacts
             .values()
-            .any(|a| a.host == host && a.container.is_some())
+            .any(|a| a.host == host && a.place != Place::Host)
             || self.containers.values().any(|c| c.host == host)
             || self.checks.values().any(|c| c.host == host)
             || self.guards.values().any(|g| g.host == host)

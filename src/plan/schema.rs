@@ -95,35 +95,102 @@ pub struct RawProtected {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawArtefact {
-    /// The host the file lives on.
     /// The host; may be left out when the plan has exactly one.
     #[schemars(with = "Option<String>")]
     pub host: Option<Spanned<String>>,
     /// Absolute path; may use `{{ date }}`, `{{ timestamp }}`, `{{ var.X }}`, `{{ env.X }}`.
     #[schemars(with = "String")]
     pub path: Spanned<String>,
-    /// Shell command whose standard output is the file's content.
-    #[schemars(with = "String")]
-    pub command: Spanned<String>,
-    /// Run the command inside this Docker container (a container resource or a container on the host).
+    /// Shell command whose standard output is the file's content. Runs on the
+    /// host, or inside a container this plan declares; never in any other container.
+    #[schemars(with = "Option<String>")]
+    pub command: Option<Spanned<String>>,
+    /// A PostgreSQL dump cutter composes itself (safe in production).
+    pub pg_dump: Option<RawPgDump>,
+    /// A read-only SQL query cutter runs itself (safe in production); its rows are the file.
+    pub query: Option<RawQuery>,
+    /// The container `pg_dump` or `query` (or a `command`, for a container this
+    /// plan declares) runs in: a container resource, or a container on the host
+    /// by name or ID.
     #[schemars(with = "Option<String>")]
     pub container: Option<Spanned<String>>,
-    /// Keep the command's standard error in this file, beside the artefact.
+    /// Keep the producer's standard error in this file, beside the artefact.
     #[schemars(with = "Option<String>")]
     pub stderr: Option<Spanned<String>>,
     /// Smallest acceptable size, e.g. `"1 KiB"`.
     #[schemars(with = "Option<String>")]
     pub min_size: Option<Spanned<String>>,
-    /// A command that reads the file on standard input and fails if it is malformed (e.g. `pg_restore --list`).
+    /// For `command` artefacts: a shell command that reads the file on standard
+    /// input and fails if it is malformed. Runs where `command` runs. (A
+    /// `pg_dump` in custom or tar format is always checked with `pg_restore
+    /// --list` in a throw-away container.)
     #[schemars(with = "Option<String>")]
     pub verify: Option<Spanned<String>>,
     /// Older than this, the plan takes a new one, e.g. `"60m"`.
     #[schemars(with = "Option<String>")]
     pub max_age: Option<Spanned<String>>,
+    /// The longest the step may run before it is stopped, e.g. `"2h"` (default 2h).
+    #[schemars(with = "Option<String>")]
+    pub timeout: Option<Spanned<String>>,
     /// Resources that must be in place first.
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub after: Vec<Spanned<String>>,
+}
+
+/// `pg_dump`, composed by cutter from these fields only.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPgDump {
+    /// Database name (a plain name, never a connection string).
+    #[schemars(with = "String")]
+    pub database: Spanned<String>,
+    /// User name (default `postgres`).
+    #[schemars(with = "Option<String>")]
+    pub user: Option<Spanned<String>>,
+    /// `custom` (default), `plain` or `tar`.
+    #[schemars(with = "Option<String>")]
+    pub format: Option<Spanned<String>>,
+    /// Compression level 0-9 (custom format).
+    #[schemars(with = "Option<u8>")]
+    pub compress: Option<Spanned<i64>>,
+    /// Only the schema, no data.
+    #[schemars(with = "Option<bool>")]
+    pub schema_only: Option<Spanned<bool>>,
+    /// Only these tables (pg_dump patterns).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub tables: Vec<Spanned<String>>,
+    /// Not these tables.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub exclude_tables: Vec<Spanned<String>>,
+    /// Only these schemas.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub schemas: Vec<Spanned<String>>,
+    /// Not these schemas.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub exclude_schemas: Vec<Spanned<String>>,
+}
+
+/// A read-only query, composed by cutter (`psql -X`, read-only session).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawQuery {
+    /// Database name (a plain name, never a connection string).
+    #[schemars(with = "String")]
+    pub database: Spanned<String>,
+    /// User name (default `postgres`).
+    #[schemars(with = "Option<String>")]
+    pub user: Option<Spanned<String>>,
+    /// One SELECT, provably read-only (checked by a PostgreSQL parser).
+    #[schemars(with = "String")]
+    pub sql: Spanned<String>,
+    /// Field separator of the unaligned rows (default `|`).
+    #[schemars(with = "Option<String>")]
+    pub separator: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -166,6 +233,9 @@ pub struct RawContainer {
     pub ready: Option<Spanned<String>>,
     /// Seed the container by restoring an artefact into it.
     pub restore: Option<RawRestore>,
+    /// The longest creating, readying and restoring may take, e.g. `"30m"` (default 1h).
+    #[schemars(with = "Option<String>")]
+    pub timeout: Option<Spanned<String>>,
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub after: Vec<Spanned<String>>,
@@ -226,6 +296,9 @@ pub struct RawCheck {
     pub same_as: Option<Spanned<String>>,
     /// Compare these tables' row counts with a row-count snapshot artefact.
     pub rowcounts: Option<RawRowcounts>,
+    /// The longest the check may run, e.g. `"5m"` (default 10m).
+    #[schemars(with = "Option<String>")]
+    pub timeout: Option<Spanned<String>>,
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub after: Vec<Spanned<String>>,

@@ -20,13 +20,13 @@ impl Local {
     }
 }
 
-#[async_trait]
-impl Transport for Local {
-    fn host(&self) -> &str {
-        &self.host
-    }
-
-    async fn run(&self, command: &str, stdin: Option<Vec<u8>>) -> Result<Output, RemoteError> {
+impl Local {
+    async fn spawn(
+        &self,
+        command: &str,
+        stdin: Option<Vec<u8>>,
+        hold: bool,
+    ) -> Result<Output, RemoteError> {
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(command)
@@ -37,17 +37,22 @@ impl Transport for Local {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
+            // A held step ends itself when its lifeline closes: killing the
+            // shell outright would leave its processes behind.
+            .kill_on_drop(!hold)
             .spawn()
             .map_err(|e| RemoteError::Spawn {
                 host: self.host.clone(),
                 detail: e.to_string(),
             })?;
+        let mut lifeline = None;
         if let Some(input) = stdin {
             let mut pipe = child.stdin.take().unwrap();
             // A command that exits without reading its input is not an error here.
             let _ = pipe.write_all(&input).await;
-            drop(pipe);
+            if hold {
+                lifeline = Some(pipe);
+            }
         }
         let out = child
             .wait_with_output()
@@ -56,10 +61,31 @@ impl Transport for Local {
                 host: self.host.clone(),
                 detail: e.to_string(),
             })?;
+        drop(lifeline);
         Ok(Output {
             code: out.status.code(),
             stdout: out.stdout,
             stderr: out.stderr,
         })
+    }
+}
+
+#[async_trait]
+impl Transport for Local {
+    fn host(&self) -> &str {
+        &self.host
+    }
+
+    async fn run(&self, command: &str, stdin: Option<Vec<u8>>) -> Result<Output, RemoteError> {
+        self.spawn(command, stdin, false).await
+    }
+
+    async fn run_held(&self, command: &str, input: Vec<u8>) -> Result<Output, RemoteError> {
+        self.spawn(command, Some(input), true).await
+    }
+
+    async fn identity(&self) -> Option<String> {
+        let host = std::fs::read_to_string("/etc/hostname").ok()?;
+        Some(format!("local machine {}", host.trim()))
     }
 }

@@ -98,6 +98,17 @@ pub trait Transport: Send + Sync {
     /// Run a shell command line on the host, feeding `stdin` if given.
     async fn run(&self, command: &str, stdin: Option<Vec<u8>>) -> Result<Output, RemoteError>;
 
+    /// Run a step: feed `input`, then keep standard input open until the
+    /// command exits. The open pipe is the step's lifeline: when this future
+    /// is dropped or cutter dies, it closes and the host ends the step.
+    async fn run_held(&self, command: &str, input: Vec<u8>) -> Result<Output, RemoteError>;
+
+    /// What identifies the host for an auditor (for SSH: the fingerprints
+    /// of its host keys that `known_hosts` trusted).
+    async fn identity(&self) -> Option<String> {
+        None
+    }
+
     /// Close connections; called once at exit.
     async fn close(&self) {}
 }
@@ -110,13 +121,4 @@ pub async fn connect(host: &Host) -> Result<Arc<dyn Transport>, RemoteError> {
     }
 }
 
-/// Quote one value as a single POSIX shell word.
-pub fn quote(value: &str) -> String {
-    match shlex::try_quote(value) {
-        Ok(q) => q.into_owned(),
-        // Only NUL cannot be quoted; no value cutter handles may contain it.
-        Err(_) => shlex::try_quote(&value.replace('\0', ""))
-            .map(|q| q.into_owned())
-            .unwrap_or_default(),
-    }
-}
+pub use crate::shell::quote;

@@ -18,6 +18,7 @@ use crate::plan::SshTarget;
 pub struct Ssh {
     host: String,
     destination: String,
+    config_file: Option<std::path::PathBuf>,
     /// Shared by running commands; taken out only to close the master.
     session: Mutex<Option<Arc<Session>>>,
 }
@@ -40,11 +41,11 @@ impl Ssh {
         if let Some(k) = target.keepalive {
             b.server_alive_interval(Duration::from_secs(k));
         }
-        if let Some(f) = target
+        let config_file = target
             .config_file
             .clone()
-            .or_else(|| std::env::var_os("CUTTER_SSH_CONFIG").map(Into::into))
-        {
+            .or_else(|| std::env::var_os("CUTTER_SSH_CONFIG").map(Into::into));
+        if let Some(f) = &config_file {
             b.config_file(f);
         }
         let session = b
@@ -54,6 +55,7 @@ impl Ssh {
         Ok(Ssh {
             host: host.to_string(),
             destination: target.destination.clone(),
+            config_file,
             session: Mutex::new(Some(Arc::new(session))),
         })
     }
@@ -95,13 +97,13 @@ fn classify(host: &str, destination: &str, e: &openssh::Error) -> RemoteError {
     }
 }
 
-#[async_trait]
-impl Transport for Ssh {
-    fn host(&self) -> &str {
-        &self.host
-    }
-
-    async fn run(&self, command: &str, stdin: Option<Vec<u8>>) -> Result<Output, RemoteError> {
+impl Ssh {
+    async fn spawn(
+        &self,
+        command: &str,
+        stdin: Option<Vec<u8>>,
+        hold: bool,
+    ) -> Result<Output, RemoteError> {
         let lost = |e: openssh::Error| RemoteError::Lost {
             host: self.host.clone(),
             command: crate::remote::tail(command, 1).chars().take(120).collect(),
@@ -123,18 +125,100 @@ impl Transport for Ssh {
         .stdout(openssh::Stdio::piped())
         .stderr(openssh::Stdio::piped());
         let mut child = cmd.spawn().await.map_err(lost)?;
+        let mut lifeline = None;
         if let Some(input) = stdin
             && let Some(mut pipe) = child.stdin().take()
         {
             let _ = pipe.write_all(&input).await;
-            let _ = pipe.shutdown().await;
+            if hold {
+                lifeline = Some(pipe);
+            } else {
+                let _ = pipe.shutdown().await;
+            }
         }
         let out = child.wait_with_output().await.map_err(lost)?;
+        drop(lifeline);
         Ok(Output {
             code: out.status.code(),
             stdout: out.stdout,
             stderr: out.stderr,
         })
+    }
+}
+
+#[async_trait]
+impl Transport for Ssh {
+    fn host(&self) -> &str {
+        &self.host
+    }
+
+    async fn run(&self, command: &str, stdin: Option<Vec<u8>>) -> Result<Output, RemoteError> {
+        self.spawn(command, stdin, false).await
+    }
+
+    async fn run_held(&self, command: &str, input: Vec<u8>) -> Result<Output, RemoteError> {
+        self.spawn(command, Some(input), true).await
+    }
+
+    async fn identity(&self) -> Option<String> {
+        // What `ssh` resolves the destination to, and the keys known_hosts
+        // holds for it (the ones the connection was checked against).
+        let mut g = tokio::process::Command::new("ssh");
+        if let Some(f) = &self.config_file {
+            g.arg("-F").arg(f);
+        }
+        let out = g.arg("-G").arg(&self.destination).output().await.ok()?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let get = |k: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k} ")))
+                .map(str::to_string)
+        };
+        let (hostname, port) = (get("hostname")?, get("port").unwrap_or_else(|| "22".into()));
+        let name = if port == "22" {
+            hostname.clone()
+        } else {
+            format!("[{hostname}]:{port}")
+        };
+        let mut fingerprints = Vec::new();
+        for file in get("userknownhostsfile")?.split_whitespace() {
+            let file = match (file.strip_prefix("~/"), std::env::var_os("HOME")) {
+                (Some(rest), Some(home)) => std::path::PathBuf::from(home).join(rest),
+                _ => std::path::PathBuf::from(file),
+            };
+            let found = tokio::process::Command::new("ssh-keygen")
+                .arg("-F")
+                .arg(&name)
+                .arg("-f")
+                .arg(&file)
+                .output()
+                .await
+                .ok()?;
+            for line in String::from_utf8_lossy(&found.stdout).lines() {
+                if line.starts_with('#') || line.trim().is_empty() {
+                    continue;
+                }
+                let tmp = tempfile_line(line)?;
+                let fp = tokio::process::Command::new("ssh-keygen")
+                    .arg("-l")
+                    .arg("-f")
+                    .arg(&tmp)
+                    .output()
+                    .await
+                    .ok()?;
+                let _ = std::fs::remove_file(&tmp);
+                fingerprints.push(String::from_utf8_lossy(&fp.stdout).trim().to_string());
+            }
+        }
+        Some(format!(
+            "{} ({name}): {}",
+            self.destination,
+            if fingerprints.is_empty() {
+                "no known_hosts entry found".into()
+            } else {
+                fingerprints.join("; ")
+            }
+        ))
     }
 
     async fn close(&self) {
@@ -143,4 +227,28 @@ impl Transport for Ssh {
             let _ = session.close().await;
         }
     }
+}
+
+/// A private temporary file holding one known_hosts line.
+fn tempfile_line(line: &str) -> Option<std::path::PathBuf> {
+    use std::io::Write;
+    let path = std::env::temp_dir().join(format!(
+        "cutter-known-host-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .ok()?;
+    writeln!(f, "{line}").ok()?;
+    Some(path)
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
 }

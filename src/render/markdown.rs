@@ -48,6 +48,24 @@ pub fn render(view: &PlanView, title: &str) -> String {
             view.summary.conflict
         );
     }
+    if !view.standing.is_empty() {
+        let _ = writeln!(
+            s,
+            "> [!WARNING]\n> {} failure(s) of earlier applies still stand:",
+            view.standing.len()
+        );
+        for f in &view.standing {
+            let _ = writeln!(
+                s,
+                "> - `{}` on `{}`: {} (to clear: {})",
+                f.step,
+                f.host,
+                f.what.replace('\n', " "),
+                f.clear
+            );
+        }
+        let _ = writeln!(s);
+    }
     let mut detailed = 0;
     let mut omitted = 0;
     for host in &view.hosts {

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::apply::script;
+use crate::apply::step;
 use crate::diff::{Action, Diff};
 use crate::graph::{StepGraph, StepKind};
 use crate::observe::HostState;
@@ -35,6 +35,13 @@ pub struct PlanView {
     pub hosts: Vec<HostView>,
     /// The step graph as a mermaid flowchart.
     pub mermaid: String,
+    /// The `--target` the plan was made for, if any: a saved plan applies
+    /// only with the same target.
+    #[serde(default)]
+    pub target: Option<String>,
+    /// Failures of earlier applies that still stand on the hosts.
+    #[serde(default)]
+    pub standing: Vec<crate::diff::Standing>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -180,10 +187,13 @@ pub fn view(
         summary,
         hosts,
         mermaid: graph.to_mermaid(),
+        target: None,
+        standing: diff.standing.clone(),
     }
 }
 
-/// The commands a step would run, as the apply will build them.
+/// The commands a step would run, built by the same code as the apply's,
+/// with secrets masked.
 fn preview(
     plan: &Plan,
     graph: &StepGraph,
@@ -192,56 +202,32 @@ fn preview(
     id: &str,
     now: DateTime<Utc>,
 ) -> (Vec<String>, Vec<String>, Vec<String>) {
-    let step = &graph.graph[graph.node(id).unwrap()];
-    let newest = |artefact: &str| -> String {
-        let a = &plan.artefacts[artefact];
-        let remade = diff
-            .get(&format!("artefact.{artefact}"))
-            .is_some_and(|c| c.action != Action::Noop);
-        let observed = states
-            .get(&a.host)
-            .and_then(|s| s.artefacts.get(artefact))
-            .and_then(|s| s.newest.as_ref())
-            .map(|f| f.path.clone());
-        match (remade, observed) {
-            (false, Some(p)) => p,
-            _ => a.path.render(now),
-        }
+    let produced = HashMap::new();
+    let inputs = step::Inputs {
+        plan,
+        graph,
+        diff,
+        states,
+        now,
+        produced: &produced,
     };
-    let s = match step.kind {
-        StepKind::Artefact => script::artefact(plan, &plan.artefacts[&step.resource], now),
-        StepKind::Container => {
-            let c = &plan.containers[&step.resource];
-            let file = c.restore.as_ref().map(|r| newest(&r.artefact));
-            let start = diff.get(id).is_some_and(|ch| ch.action == Action::Start);
-            let secrets = c
-                .secrets
-                .iter()
-                .map(|(k, _)| (k.clone(), "********".to_string()))
-                .collect();
-            script::container(plan, c, file.as_deref(), start, secrets)
-        }
-        StepKind::Check => {
-            let k = &plan.checks[&step.resource];
-            let snap = match &k.kind {
-                crate::plan::CheckKind::Rowcounts { artefact, .. } => Some(newest(artefact)),
-                _ => None,
-            };
-            script::check(plan, k, snap.as_deref())
-        }
-        StepKind::Teardown => script::teardown(&plan.containers[&step.resource]),
-        StepKind::GuardBefore | StepKind::GuardAfter => match &plan.guards[&step.resource].kind {
-            crate::plan::GuardKind::ProtectedUnchanged => {
-                script::protected_state(&plan.hosts[&step.host].protected)
-            }
-            crate::plan::GuardKind::SchemaUnchanged {
-                container,
-                user,
-                database,
-            } => script::schema_hash(container, user, database),
-        },
-    };
-    (s.commands, s.bookkeeping, s.masked)
+    let secrets: HashMap<String, Vec<(String, String)>> = plan
+        .containers
+        .values()
+        .map(|c| {
+            (
+                c.name.clone(),
+                c.secrets
+                    .iter()
+                    .map(|(k, _)| (k.clone(), "********".to_string()))
+                    .collect(),
+            )
+        })
+        .collect();
+    match step::build(&inputs, id, &secrets) {
+        Ok(s) => (s.commands, s.bookkeeping, s.masked),
+        Err(e) => (vec![format!("# cannot run: {e}")], Vec::new(), Vec::new()),
+    }
 }
 
 /// A digest of the observed facts the plan depends on: a saved plan is
@@ -267,6 +253,25 @@ pub fn fingerprint(plan: &Plan, states: &HashMap<String, HostState>) -> String {
             }
         }
         if let Some(d) = &s.docker {
+            // Containers cutter does not own, as resolved: a saved plan is
+            // pinned to the exact containers it was reviewed against.
+            let mut refs: Vec<&str> = plan
+                .artefacts
+                .values()
+                .filter(|a| a.host == host.name)
+                .filter_map(|a| match &a.place {
+                    crate::plan::Place::External(r) => Some(r.as_str()),
+                    _ => None,
+                })
+                .collect();
+            refs.sort();
+            refs.dedup();
+            for r in refs {
+                match d.resolve(r) {
+                    Ok(x) => h.update(format!("external {r} {} {}\n", x.id, x.image_id)),
+                    Err(e) => h.update(format!("external {r} {e}\n")),
+                }
+            }
             for c in plan.containers.values().filter(|c| c.host == host.name) {
                 match d.container(&c.docker_name) {
                     Some(x) => h.update(format!("container {} {} {}\n", c.name, x.id, x.state)),

@@ -47,6 +47,16 @@ pub fn render(view: &PlanView, title: &str, commands: bool) -> String {
             );
         }
     }
+    if !view.standing.is_empty() {
+        let red = Style::new()
+            .fg_color(Some(anstyle::AnsiColor::Red.into()))
+            .bold();
+        let _ = writeln!(s, "\n{red}standing failures of earlier applies{red:#}");
+        for f in &view.standing {
+            let _ = writeln!(s, "  {red}!{red:#} {} on {}: {}", f.step, f.host, f.what);
+            let _ = writeln!(s, "      to clear: {}", f.clear);
+        }
+    }
     let _ = writeln!(s, "\n{bold}{}{bold:#}", view.summary.line());
     s
 }
