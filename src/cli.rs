@@ -45,6 +45,10 @@ pub enum Command {
         /// Exit 2 when there are changes, 0 when there are none.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Hash every artefact now, instead of trusting verification
+        /// records while a file's metadata is unchanged.
+        #[arg(long)]
+        verify: bool,
     },
     /// Apply a plan file, or a saved plan exactly as reviewed.
     Apply {
@@ -79,6 +83,10 @@ pub enum Command {
         plan: PathBuf,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// Hash every artefact now (catches silent corruption), instead of
+        /// trusting verification records while metadata is unchanged.
+        #[arg(long)]
+        verify: bool,
     },
     /// Remove a host's apply lock left by an apply that cannot release it
     /// (another machine, a lost connection); names the holder and asks first.

@@ -236,10 +236,21 @@ fn artefact_action(a: &Artefact, host: &HostState, now: DateTime<Utc>) -> (Actio
         }
     }
     if reasons.is_empty() {
+        let how = if f.verified_now {
+            "hashed now".to_string()
+        } else {
+            format!(
+                "metadata unchanged since it was hashed at {}",
+                f.verified_at
+                    .and_then(|t| DateTime::from_timestamp(t, 0))
+                    .map_or("?".into(), |t| t
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            )
+        };
         return (
             Action::Noop,
             vec![format!(
-                "`{}` ({} bytes, SHA-256 {}) matches SHA256SUMS",
+                "`{}` ({} bytes, SHA-256 {}) matches SHA256SUMS ({how})",
                 f.path,
                 f.size,
                 short(&f.sha256)

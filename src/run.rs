@@ -109,9 +109,10 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
             out,
             target,
             detailed_exitcode,
+            verify,
         } => {
             let plan = load(&plan)?;
-            let session = Session::open(&plan, printer).await?;
+            let session = Session::open(&plan, printer, verify_mode(verify)).await?;
             let result = async {
                 let (diff, view) = session.plan(target.as_deref())?;
                 if let Some(out) = &out {
@@ -140,9 +141,13 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
             session.close().await;
             result
         }
-        Command::Drift { plan, format } => {
+        Command::Drift {
+            plan,
+            format,
+            verify,
+        } => {
             let plan = load(&plan)?;
-            let session = Session::open(&plan, printer).await?;
+            let session = Session::open(&plan, printer, verify_mode(verify)).await?;
             let result = session.drift(format, printer);
             session.close().await;
             result
@@ -344,10 +349,24 @@ struct Session<'a> {
     transports: HashMap<String, Arc<dyn Transport>>,
     states: HashMap<String, HostState>,
     now: chrono::DateTime<chrono::Utc>,
+    /// Which artefacts observation hashes in full.
+    verify: observe::Verify,
+}
+
+fn verify_mode(all: bool) -> observe::Verify {
+    if all {
+        observe::Verify::All
+    } else {
+        observe::Verify::AsNeeded
+    }
 }
 
 impl<'a> Session<'a> {
-    async fn open(plan: &'a Plan, printer: &Printer) -> Result<Session<'a>> {
+    async fn open(
+        plan: &'a Plan,
+        printer: &Printer,
+        verify: observe::Verify,
+    ) -> Result<Session<'a>> {
         let graph = StepGraph::build(plan);
         let hosts = plan.used_hosts();
         let connected: Vec<_> = futures::stream::iter(hosts.iter().map(|h| remote::connect(h)))
@@ -372,6 +391,7 @@ impl<'a> Session<'a> {
             transports,
             states: HashMap::new(),
             now: crate::clock::now(),
+            verify,
         };
         if let Some(e) = first_error {
             session.close().await;
@@ -395,7 +415,7 @@ impl<'a> Session<'a> {
         let results: Vec<_> = futures::stream::iter(
             hosts
                 .iter()
-                .map(|(_, t)| observe::observe(plan, t.as_ref())),
+                .map(|(_, t)| observe::observe(plan, t.as_ref(), self.verify)),
         )
         .buffered(HOST_CONCURRENCY)
         .collect()
@@ -600,7 +620,7 @@ async fn apply(path: &Path, opts: &ApplyOptions, printer: &Printer) -> Result<Ex
             plan_path.display()
         ));
     }
-    let mut session = Session::open(&plan, printer).await?;
+    let mut session = Session::open(&plan, printer, observe::Verify::AsNeeded).await?;
     if let Some(v) = &saved
         && let Ok(t) = chrono::DateTime::parse_from_rfc3339(&v.generated_at)
     {
@@ -833,7 +853,7 @@ async fn apply_in(
     let mut after = HashMap::new();
     let mut unobserved = Vec::new();
     for (name, t) in &session.transports {
-        match observe::observe(plan, t.as_ref()).await {
+        match observe::observe(plan, t.as_ref(), observe::Verify::AsNeeded).await {
             Ok(state) => {
                 after.insert(name.clone(), state);
             }

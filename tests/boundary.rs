@@ -434,7 +434,7 @@ fn killing_cutter_ends_the_steps_processes() {
 /// stopped at its timeout, and neither its `psql` nor its server backend
 /// outlives the step.
 #[test]
-fn production_by_id_prefix_is_only_read_and_runaway_queries_end() {
+fn stack_production_by_id_prefix_is_only_read_and_runaway_queries_end() {
     let s = stack();
     let id = String::from_utf8_lossy(&s.ssh("docker inspect -f '{{.Id}}' postgres").stdout)
         .trim()

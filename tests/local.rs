@@ -751,3 +751,66 @@ fn a_saved_plan_is_refused_when_edited_or_applied_to_another_target() {
     site.cutter(0, &["apply", "plan.json", "--yes"]);
     site.assert_checksums_pass();
 }
+
+/// A no-op plan trusts a file's verification record only while its size,
+/// mtime, inode and ctime are those recorded: a write that puts size and
+/// mtime back still moves ctime, and is caught without `--verify`.
+#[test]
+fn a_write_is_caught_even_when_size_and_mtime_are_put_back() {
+    let site = Site::new(THREE);
+    site.cutter(0, &["apply", "plan.toml", "--yes"]);
+    let r = site.cutter(0, &["drift", "plan.toml", "--format", "json"]);
+    assert_says(&r.stdout, "metadata unchanged since it was hashed");
+    let f = site.file("alpha.txt");
+    let mtime = std::fs::metadata(&f).unwrap().modified().unwrap();
+    std::fs::write(&f, "ALPHA\n").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&f)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let r = site.cutter(2, &["drift", "plan.toml"]);
+    assert_says(&r.stderr, "corrupted");
+}
+
+/// Silent corruption (content changed, metadata as recorded) is what the
+/// full verification is for: `--verify` hashes everything, and so does a
+/// plan once the record is older than `verify_every`.
+#[test]
+fn silent_corruption_is_caught_by_full_verification() {
+    let site = Site::new(THREE);
+    site.cutter(0, &["apply", "plan.toml", "--yes"]);
+    let f = site.file("bravo.txt");
+    std::fs::write(&f, "BRAVO\n").unwrap();
+    // Bit rot: the record vouches for the new metadata, not the new content.
+    let rec = site.out().join(".bravo.txt.cutter-verified");
+    let old = std::fs::read_to_string(&rec).unwrap();
+    let meta = std::process::Command::new("stat")
+        .args(["-c", "%s %.9Y %i %.9Z"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    let tail: Vec<&str> = old.split_whitespace().skip(4).collect();
+    std::fs::write(
+        &rec,
+        format!(
+            "{} {}\n",
+            String::from_utf8_lossy(&meta.stdout).trim(),
+            tail.join(" ")
+        ),
+    )
+    .unwrap();
+    site.cutter(0, &["drift", "plan.toml"]);
+    let r = site.cutter(2, &["drift", "plan.toml", "--verify"]);
+    assert_says(&r.stderr, "corrupted");
+    // an old record no longer vouches
+    let aged = std::fs::read_to_string(&rec)
+        .unwrap()
+        .rsplit_once(' ')
+        .map(|(head, _)| format!("{head} 1000000000\n"))
+        .unwrap();
+    std::fs::write(&rec, aged).unwrap();
+    let r = site.cutter(2, &["drift", "plan.toml"]);
+    assert_says(&r.stderr, "corrupted");
+}

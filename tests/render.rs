@@ -72,6 +72,8 @@ fn redact(site: &Site, text: &str) -> String {
     for d in [canonical.as_path(), dir] {
         text = text.replace(&d.display().to_string(), "[TMP]");
     }
+    let hashed = Regex::new(r"hashed at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ").unwrap();
+    let text = hashed.replace_all(&text, "hashed at [TIME]").into_owned();
     let nonce = Regex::new(r"cutter-(verify-)?[0-9a-f]{16}\b").unwrap();
     let text = nonce.replace_all(&text, "cutter-${1}[NONCE]").into_owned();
     let sha256 = Regex::new(r"\b[0-9a-f]{64}\b").unwrap();

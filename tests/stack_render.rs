@@ -56,6 +56,8 @@ fn redact(t: &StackTest, prefix: &str, text: &str) -> String {
             .to_string(),
         "[TMP]",
     );
+    let hashed = Regex::new(r"hashed at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ").unwrap();
+    let text = hashed.replace_all(&text, "hashed at [TIME]").into_owned();
     let nonce = Regex::new(r"cutter-(verify-)?[0-9a-f]{16}\b").unwrap();
     let text = nonce.replace_all(&text, "cutter-${1}[NONCE]").into_owned();
     let text = Regex::new(r"\b[0-9a-f]{64}\b")

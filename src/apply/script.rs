@@ -456,10 +456,11 @@ pub fn artefact(
     // refusal) is the cause: show its last lines before the file goes.
     s.setup.push(ENTER_FN.into());
     s.setup.push(format!(
-        "locked=; entered=; cleanup() {{ rc=$?; if [ -n \"$entered\" ]; then {}rm -f -- {q_tmp} {q_err} {} {}; if [ -n \"$locked\" ]; then rm -f ./.SHA256SUMS.cutter-lock/pid; rmdir -- ./.SHA256SUMS.cutter-lock 2>/dev/null || :; fi; fi; }}; trap cleanup EXIT; trap 'exit 130' INT TERM HUP",
+        "locked=; entered=; cleanup() {{ rc=$?; if [ -n \"$entered\" ]; then {}rm -f -- {q_tmp} {q_err} {} {} {}; if [ -n \"$locked\" ]; then rm -f ./.SHA256SUMS.cutter-lock/pid; rmdir -- ./.SHA256SUMS.cutter-lock 2>/dev/null || :; fi; fi; }}; trap cleanup EXIT; trap 'exit 130' INT TERM HUP",
         STDERR_ON_FAILURE.replace("{q_err}", &q_err),
         here(&format!(".SHA256SUMS.{name}.cutter-tmp")),
         here(&format!(".{name}.cutter.json.cutter-tmp")),
+        here(&format!(".{name}.cutter-verified.tmp")),
     ));
     if let Some(l) = exec.lookup() {
         s.commands.push(l);
@@ -512,8 +513,9 @@ pub fn artefact(
         // SHA256SUMS with it, so `sha256sum -c` passes again.
         let (old_dir, old_name) = split_path(old);
         let q_old = here(old_name);
+        let q_old_rec = here(&format!(".{old_name}.cutter-verified"));
         s.commands.push(format!(
-            "( {}; {}; q=$(date -u +%Y%m%dT%H%M%SZ); for f in {q_old} {q_old}.*.json; do [ ! -e \"$f\" ] || mv -f -- \"$f\" \"./.cutter-quarantine.$q.${{f#./}}\"; done; {}; {}; printf 'cutter:quarantined=%s/.cutter-quarantine.%s.%s\\n' \"$cutter_dir\" \"$q\" {} )",
+            "( {}; {}; q=$(date -u +%Y%m%dT%H%M%SZ); for f in {q_old} {q_old}.*.json {q_old_rec}; do [ ! -e \"$f\" ] || mv -f -- \"$f\" \"./.cutter-quarantine.$q.${{f#./}}\"; done; {}; {}; printf 'cutter:quarantined=%s/.cutter-quarantine.%s.%s\\n' \"$cutter_dir\" \"$q\" {} )",
             enter(old_dir, &plan.hosts[&a.host].protected),
             sums_lock(),
             sums_rewrite(old_name, false),
@@ -528,6 +530,9 @@ pub fn artefact(
         here(&format!("{name}.cutter.json"))
     ));
     s.commands.push(format!("mv -f -- {q_tmp} {q_name}"));
+    // Metadata after the rename: later observations trust `$sha` while it
+    // is unchanged, instead of reading the file again.
+    s.commands.push(crate::observe::record_verified(name));
     match &a.stderr {
         Some(f) => s.commands.push(format!("mv -f -- {q_err} {}", here(f))),
         None => s.commands.push(format!("rm -f -- {q_err}")),

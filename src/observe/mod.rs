@@ -47,8 +47,19 @@ pub struct FileState {
     pub size: u64,
     /// Modification time, seconds since the epoch.
     pub mtime: i64,
-    /// SHA-256 of the content, computed on the host just now.
+    /// SHA-256 of the content: computed on the host just now
+    /// (`verified_now`), or vouched for by cutter's verification record
+    /// because size, mtime, inode and ctime are those recorded when it was
+    /// last hashed (`verified_at`).
     pub sha256: String,
+    pub inode: u64,
+    /// Change time, seconds since the epoch: it moves on any write, also
+    /// when size and mtime are put back.
+    pub ctime: i64,
+    /// When the content was last fully hashed (seconds since the epoch).
+    pub verified_at: Option<i64>,
+    /// Whether this observation hashed the content.
+    pub verified_now: bool,
     /// What the `SHA256SUMS` beside it records for it.
     pub recorded_sha256: Option<String>,
     /// cutter's manifest for this file, if cutter made it.
@@ -161,7 +172,11 @@ pub enum ObserveError {
 }
 
 /// Observe one host with a single command.
-pub async fn observe(plan: &Plan, transport: &dyn Transport) -> Result<HostState, ObserveError> {
+pub async fn observe(
+    plan: &Plan,
+    transport: &dyn Transport,
+    verify: Verify,
+) -> Result<HostState, ObserveError> {
     let host = transport.host().to_string();
     let script = probe_script(plan, &host);
     let marker = format!("sh -s -- cutter-probe {}", &plan.sha256[..12]);
@@ -173,11 +188,75 @@ pub async fn observe(plan: &Plan, transport: &dyn Transport) -> Result<HostState
             stderr: out.stderr_tail(),
         });
     }
-    parse(plan, &host, &out.stdout).map_err(|what| ObserveError::Failed {
+    let mut state = parse(plan, &host, &out.stdout).map_err(|what| ObserveError::Failed {
         host: host.clone(),
         what,
         stderr: out.stderr_tail(),
-    })
+    })?;
+    hash_unvouched(plan, transport, &mut state, verify).await?;
+    Ok(state)
+}
+
+/// Which files' content must be hashed now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verify {
+    /// Only what no verification record vouches for, or whose record is
+    /// older than its artefact's `verify_every`.
+    AsNeeded,
+    /// Everything (`--verify`): catches silent corruption.
+    All,
+}
+
+/// Hash, in one more command, the files whose content no record vouches for.
+async fn hash_unvouched(
+    plan: &Plan,
+    transport: &dyn Transport,
+    state: &mut HostState,
+    verify: Verify,
+) -> Result<(), ObserveError> {
+    let now = chrono::Utc::now().timestamp();
+    let mut paths: Vec<String> = Vec::new();
+    for (name, a) in &state.artefacts {
+        let Some(f) = &a.newest else { continue };
+        let every = plan.artefacts[name].verify_every.as_secs() as i64;
+        let vouched =
+            verify == Verify::AsNeeded && f.verified_at.is_some_and(|at| now - at <= every);
+        if !vouched {
+            paths.push(f.path.clone());
+        }
+    }
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let mut script = String::from("export LC_ALL=C\nsha256sum --");
+    for p in &paths {
+        script.push(' ');
+        script.push_str(&crate::shell::quote(p));
+    }
+    script.push_str(" 2>/dev/null\nexit 0\n");
+    let out = transport
+        .run("sh -s -- cutter-hash", Some(script.into_bytes()))
+        .await?;
+    let hashes = parse_sums(&out.stdout_text());
+    let at = now;
+    for a in state.artefacts.values_mut() {
+        let Some(f) = &mut a.newest else { continue };
+        if !paths.contains(&f.path) {
+            continue;
+        }
+        match hashes.get(&f.path) {
+            Some(h) => {
+                f.sha256 = h.clone();
+                f.verified_at = Some(at);
+                f.verified_now = true;
+            }
+            None => {
+                f.sha256 = "unreadable".into();
+                f.verified_at = None;
+            }
+        }
+    }
+    Ok(())
 }
 
 pub fn code_text(code: Option<i32>) -> String {
@@ -205,8 +284,8 @@ fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState, String> {
         .map(|f| String::from_utf8_lossy(f).into_owned());
     let mut evidence: HashMap<usize, BTreeMap<String, serde_json::Value>> = HashMap::new();
     let mut sums: HashMap<String, HashMap<String, String>> = HashMap::new();
-    let mut hashes: HashMap<String, String> = HashMap::new();
-    let mut stats: HashMap<String, (u64, i64)> = HashMap::new();
+    let mut stats: HashMap<String, Meta> = HashMap::new();
+    let mut verified: HashMap<usize, Verified> = HashMap::new();
     let mut newest: HashMap<usize, (usize, String)> = HashMap::new();
     while let Some(count) = fields.next() {
         if count.is_empty() {
@@ -243,22 +322,24 @@ fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState, String> {
                         .insert(rec[2].clone(), v);
                 }
             }
-            "H" if n == 2 => {
-                for (name, hash) in parse_sums(&rec[1]) {
-                    hashes.insert(name, hash);
-                }
-            }
             "T" => {
                 for entry in &rec[1..] {
-                    let mut parts = entry.splitn(3, ' ');
-                    if let (Some(size), Some(mtime), Some(path)) =
-                        (parts.next(), parts.next(), parts.next())
+                    let mut parts = entry.splitn(5, ' ');
+                    if let (Some(size), Some(mtime), Some(inode), Some(ctime), Some(path)) = (
+                        parts.next(),
+                        parts.next(),
+                        parts.next(),
+                        parts.next(),
+                        parts.next(),
+                    ) && let Some(meta) = Meta::parse(size, mtime, inode, ctime)
                     {
-                        stats.insert(
-                            path.to_string(),
-                            (size.parse().unwrap_or(0), mtime.parse().unwrap_or(0)),
-                        );
+                        stats.insert(path.to_string(), meta);
                     }
+                }
+            }
+            "V" if n == 3 => {
+                if let Some(v) = Verified::parse(&rec[2]) {
+                    verified.insert(index(&rec[1])?, v);
                 }
             }
             "D" if n == 4 => {
@@ -302,17 +383,23 @@ fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState, String> {
         let Some(name) = names.get(i) else { continue };
         let (dir, base) = path.rsplit_once('/').unwrap_or(("", &path));
         let mut ev = evidence.remove(&i).unwrap_or_default();
-        let (size, mtime) = stats.get(&path).copied().unwrap_or((0, 0));
+        let meta = stats.get(&path).copied().unwrap_or_default();
+        // The record vouches for the content only while the metadata it was
+        // taken with is unchanged.
+        let record = verified
+            .remove(&i)
+            .filter(|v| v.meta == meta && v.meta != Meta::default());
         let file = FileState {
             recorded_sha256: sums.get(dir).and_then(|s| s.get(base)).cloned(),
             manifest: ev.remove("cutter.json"),
-            sha256: hashes
-                .get(&path)
-                .cloned()
-                .unwrap_or_else(|| "unreadable".into()),
+            sha256: record.as_ref().map_or(String::new(), |v| v.sha256.clone()),
+            verified_at: record.as_ref().map(|v| v.at),
+            verified_now: false,
             path,
-            size,
-            mtime,
+            size: meta.size,
+            mtime: (meta.mtime / 1_000_000_000) as i64,
+            inode: meta.inode,
+            ctime: (meta.ctime / 1_000_000_000) as i64,
             evidence: ev,
         };
         state.artefacts.insert(
@@ -324,6 +411,69 @@ fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState, String> {
         );
     }
     Ok(state)
+}
+
+/// What `stat` says of a file; times in nanoseconds since the epoch, so
+/// that a write within the same second still moves ctime.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Meta {
+    size: u64,
+    mtime: i128,
+    inode: u64,
+    ctime: i128,
+}
+
+impl Meta {
+    fn parse(size: &str, mtime: &str, inode: &str, ctime: &str) -> Option<Meta> {
+        Some(Meta {
+            size: size.parse().ok()?,
+            mtime: nanos(mtime)?,
+            inode: inode.parse().ok()?,
+            ctime: nanos(ctime)?,
+        })
+    }
+}
+
+/// `1795830561.123456789` (stat's `%.9Y`) as nanoseconds.
+fn nanos(t: &str) -> Option<i128> {
+    let (s, f) = t.split_once('.').unwrap_or((t, "0"));
+    let f = format!("{f:0<9}");
+    Some(s.parse::<i128>().ok()? * 1_000_000_000 + f.get(..9)?.parse::<i128>().ok()?)
+}
+
+/// cutter's verification record beside a file (`.<name>.cutter-verified`):
+/// the metadata and SHA-256 of the file when it was last fully hashed.
+struct Verified {
+    meta: Meta,
+    sha256: String,
+    at: i64,
+}
+
+impl Verified {
+    fn parse(text: &str) -> Option<Verified> {
+        let mut w = text.split_whitespace();
+        let meta = Meta::parse(w.next()?, w.next()?, w.next()?, w.next()?)?;
+        let sha256 = w.next()?.to_string();
+        let at = w.next()?.parse().ok()?;
+        (sha256.len() == 64 && sha256.chars().all(|c| c.is_ascii_hexdigit())).then_some(Verified {
+            meta,
+            sha256,
+            at,
+        })
+    }
+}
+
+/// The shell line that writes the verification record of `./name`, whose
+/// content hashed to `$sha` (run right after cutter wrote it).
+pub fn record_verified(name: &str) -> String {
+    let (rec, tmp) = (
+        crate::shell::here(&format!(".{name}.cutter-verified")),
+        crate::shell::here(&format!(".{name}.cutter-verified.tmp")),
+    );
+    format!(
+        "printf '%s %s %s\\n' \"$(stat -c '%s %.9Y %i %.9Z' -- {})\" \"$sha\" \"$(date +%s)\" > {tmp} && mv -f -- {tmp} {rec}",
+        crate::shell::here(name)
+    )
 }
 
 /// Parse a coreutils `sha256sum` file into name → hash.

@@ -1158,6 +1158,9 @@ impl Loader<'_> {
         let timeout = self
             .duration(a.timeout.as_ref())
             .unwrap_or(Duration::from_secs(2 * 3600));
+        let verify_every = self
+            .duration(a.verify_every.as_ref())
+            .unwrap_or(Duration::from_secs(7 * 24 * 3600));
         let host = host?;
         let path = path?;
         let display = path.display();
@@ -1273,6 +1276,7 @@ impl Loader<'_> {
             verify,
             max_age,
             timeout,
+            verify_every,
             after: a.after.iter().map(|x| x.get_ref().clone()).collect(),
         })
     }

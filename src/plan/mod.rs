@@ -167,6 +167,8 @@ pub struct Artefact {
     pub max_age: Option<Duration>,
     #[serde(skip)]
     pub timeout: Duration,
+    #[serde(skip)]
+    pub verify_every: Duration,
     pub after: Vec<String>,
 }
 

@@ -132,6 +132,11 @@ pub struct RawArtefact {
     /// The longest the step may run before it is stopped, e.g. `"2h"` (default 2h).
     #[schemars(with = "Option<String>")]
     pub timeout: Option<Spanned<String>>,
+    /// How long a full hash of the file vouches for it while its size, mtime,
+    /// inode and ctime are unchanged (default `"7d"`); after that, plan and
+    /// drift hash it again. `--verify` hashes everything now.
+    #[schemars(with = "Option<String>")]
+    pub verify_every: Option<Spanned<String>>,
     /// Resources that must be in place first.
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
