@@ -79,7 +79,7 @@ pub enum Command {
         #[arg(long)]
         target: Option<String>,
         /// Wait this long for another apply's lock, e.g. `10m`.
-        #[arg(long, value_parser = humantime::parse_duration, env = "CUTTER_LOCK_WAIT")]
+        #[arg(long, value_parser = crate::plan::units::parse_duration, env = "CUTTER_LOCK_WAIT")]
         lock_wait: Option<std::time::Duration>,
         /// Where the evidence report is written.
         #[arg(long, default_value = "cutter-reports")]

@@ -49,23 +49,16 @@ impl Printer {
     }
 
     /// A plan for people (text), on standard output; nothing when quiet.
-    pub fn plan_text(&self, text: &str) {
+    pub fn plan_text(&self, text: &str) -> std::io::Result<()> {
         if self.quiet {
-            return;
+            return Ok(());
         }
         let mut err = anstream::stderr().lock();
         self.clear_progress(&mut err);
         drop(err);
         let mut out = anstream::stdout().lock();
-        let _ = write!(out, "{text}");
-        let _ = out.flush();
-    }
-
-    /// Machine output (JSON, markdown, dot, schema) on standard output, even when quiet.
-    pub fn data(&self, text: &str) {
-        let mut out = std::io::stdout().lock();
-        let _ = write!(out, "{text}");
-        let _ = out.flush();
+        out.write_all(text.as_bytes())?;
+        out.flush()
     }
 
     /// A right-aligned status verb, like cargo's `Compiling`.

@@ -32,9 +32,9 @@ const HOST_CONCURRENCY: usize = 16;
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        // Help and version exit 0; a usage error exits 1 like any bad input
-        // (clap's own 2 would read as "changes pending" or "drift").
         Err(e) => {
+            // `--help` and `--version` are not errors; a usage error exits 1,
+            // not clap's 2, which means "changes pending" here.
             let _ = e.print();
             return if e.use_stderr() {
                 ExitStatus::Failure.code()
@@ -55,7 +55,7 @@ pub fn main() -> i32 {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            let _ = writeln!(std::io::stderr(), "error: cannot start the runtime: {e}");
             return 1;
         }
     };
@@ -64,7 +64,11 @@ pub fn main() -> i32 {
     match result {
         Ok(status) => status.code(),
         Err(report) => {
-            eprintln!("{report:?}");
+            // Rendered first: miette writes a character at a time, and
+            // standard error is unbuffered. Standard error may be gone too
+            // (a closed terminal): never panic over it.
+            let text = format!("{report:?}\n");
+            let _ = std::io::stderr().write_all(text.as_bytes());
             ExitStatus::Failure.code()
         }
     }
@@ -97,13 +101,10 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
         } => {
             let (plan, _) = load(&plan, &inputs, printer)?;
             let graph = StepGraph::build(&plan);
-            print!(
-                "{}",
-                match format {
-                    GraphFormat::Dot => graph.to_dot(),
-                    GraphFormat::Mermaid => graph.to_mermaid(),
-                }
-            );
+            stdout(&match format {
+                GraphFormat::Dot => graph.to_dot(),
+                GraphFormat::Mermaid => graph.to_mermaid(),
+            })?;
             Ok(ExitStatus::Success)
         }
         Command::Plan {
@@ -133,7 +134,7 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
                         ),
                     );
                 }
-                emit(&view, format, "cutter plan", true, printer);
+                emit(&view, format, "cutter plan", true, printer)?;
                 if diff.conflicts().next().is_some() {
                     return Err(conflict_error(&diff));
                 }
@@ -195,24 +196,24 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
                 );
                 return Ok(ExitStatus::Success);
             }
-            let text = std::fs::read_to_string(&report)
-                .map_err(|e| miette!("cannot read `{}`: {e}", report.display()))?;
+            let text = read_json_file(&report)?;
             let r: report::Report = serde_json::from_str(&text)
                 .map_err(|e| miette!("`{}` is not a cutter report: {e}", report.display()))?;
             match format {
-                ReportFormat::Markdown => print!("{}", report::markdown(&r)),
-                ReportFormat::Json => {
-                    println!("{}", serde_json::to_string_pretty(&r).into_diagnostic()?)
-                }
+                ReportFormat::Markdown => stdout(&report::markdown(&r))?,
+                ReportFormat::Json => stdout(&format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&r).into_diagnostic()?
+                ))?,
             }
             Ok(ExitStatus::Success)
         }
         Command::Schema => {
             let schema = crate::plan::json_schema::plan_schema();
-            println!(
-                "{}",
+            stdout(&format!(
+                "{}\n",
                 serde_json::to_string_pretty(&schema).into_diagnostic()?
-            );
+            ))?;
             Ok(ExitStatus::Success)
         }
         Command::Init { path } => {
@@ -229,9 +230,9 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
         }
         Command::Man { dir } => {
             match dir {
-                None => printer.data(&String::from_utf8_lossy(
+                None => stdout(&String::from_utf8_lossy(
                     &crate::man::page().into_diagnostic()?,
-                )),
+                ))?,
                 Some(dir) => {
                     crate::man::write_all(&dir).map_err(|e| {
                         miette!("cannot write man pages to `{}`: {e}", dir.display())
@@ -274,7 +275,10 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
                             "refusing to remove the lock without confirmation: standard input is not a terminal"
                         ));
                     }
-                    eprint!("Remove this lock? Only if that apply is not running. Only `yes` is accepted: ");
+                    let _ = write!(
+                        std::io::stderr(),
+                        "Remove this lock? Only if that apply is not running. Only `yes` is accepted: "
+                    );
                     let _ = std::io::stderr().flush();
                     let mut answer = String::new();
                     std::io::stdin().read_line(&mut answer).into_diagnostic()?;
@@ -295,7 +299,10 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
             result
         }
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "cutter", &mut std::io::stdout());
+            // Generated into memory: clap_complete panics when its writer fails.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "cutter", &mut script);
+            stdout(&String::from_utf8_lossy(&script))?;
             Ok(ExitStatus::Success)
         }
     }
@@ -332,6 +339,7 @@ fn init(path: &Path) -> Result<()> {
 /// Load a plan with the command line's variables; variables of a
 /// `--var-file` that the plan does not declare are reported, not refused.
 fn load(path: &Path, inputs: &Inputs, printer: &Printer) -> Result<(Plan, VarOverrides)> {
+    crate::clock::check()?;
     let overrides = VarOverrides::from_args(&inputs.vars, &inputs.var_files)?;
     let plan = plan::load_with(path, &overrides)?;
     warn_unused(&overrides, path, printer);
@@ -380,19 +388,68 @@ fn check_target(plan: &Plan, target: Option<&str>) -> Result<()> {
 
 /// Print a plan on standard output; `words` describes each step (a plan),
 /// otherwise only why it is listed (drift, conflicts).
-fn emit(view: &PlanView, format: Format, title: &str, words: bool, printer: &Printer) {
+fn emit(
+    view: &PlanView,
+    format: Format,
+    title: &str,
+    words: bool,
+    printer: &Printer,
+) -> Result<()> {
     let shown = render::text::Shown {
         words,
         commands: printer.verbose(),
     };
     match format {
-        Format::Text => printer.plan_text(&render::text::render(view, title, shown)),
-        Format::Json => printer.data(&format!(
+        Format::Text => printer
+            .plan_text(&render::text::render(view, title, shown))
+            .map_err(stdout_error),
+        Format::Json => stdout(&format!(
             "{}\n",
-            serde_json::to_string_pretty(view).unwrap_or_default()
+            serde_json::to_string_pretty(view).into_diagnostic()?
         )),
-        Format::Markdown => printer.data(&render::markdown::render(view, title, shown)),
+        Format::Markdown => stdout(&render::markdown::render(view, title, shown)),
     }
+}
+
+/// The largest saved plan or report read (64 MiB).
+const MAX_JSON_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Read a saved plan or a report: a regular file of bounded size, so that
+/// `/dev/zero` or a FIFO is an error rather than a hang.
+fn read_json_file(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| miette!("cannot read `{}`: {e}", path.display());
+    // Checked before opening: opening a FIFO blocks.
+    if !std::fs::metadata(path).map_err(cannot)?.is_file() {
+        return Err(miette!("`{}` is not a regular file", path.display()));
+    }
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_JSON_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_JSON_BYTES {
+        return Err(miette!(
+            "`{}` is larger than {MAX_JSON_BYTES} bytes",
+            path.display()
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| miette!("`{}` is not UTF-8 text", path.display()))
+}
+
+/// Write machine output; a closed pipe or a full disk is an error (exit 1), not a panic.
+fn stdout(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(stdout_error)
+}
+
+fn stdout_error(e: std::io::Error) -> miette::Report {
+    miette!(
+        code = "cutter::stdout",
+        "cannot write to standard output: {e}"
+    )
 }
 
 fn conflict_error(diff: &Diff) -> miette::Report {
@@ -563,7 +620,7 @@ impl<'a> Session<'a> {
             }
         }
         let view = render::view(self.plan, &self.graph, &diff, &self.states, self.now);
-        emit(&view, format, "cutter drift", false, printer);
+        emit(&view, format, "cutter drift", false, printer)?;
         if diff.has_changes() || !diff.standing.is_empty() {
             for c in diff.pending() {
                 printer.status("Drift", &format!("{}: {}", c.step, c.reasons.join("; ")));
@@ -652,8 +709,7 @@ struct ApplyOptions {
 async fn apply(path: &Path, opts: &ApplyOptions, printer: &Printer) -> Result<ExitStatus> {
     // A saved plan names its plan file and what it expected to find.
     let saved: Option<PlanView> = if path.extension().is_some_and(|e| e == "json") {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| miette!("cannot read `{}`: {e}", path.display()))?;
+        let text = read_json_file(path)?;
         let view: PlanView = serde_json::from_str(&text).map_err(|e| {
             miette!(
                 code = "cutter::saved_plan",
@@ -690,6 +746,7 @@ async fn apply(path: &Path, opts: &ApplyOptions, printer: &Printer) -> Result<Ex
         }
         None => VarOverrides::from_args(&opts.inputs.vars, &opts.inputs.var_files)?,
     };
+    crate::clock::check()?;
     let plan = plan::load_with(&plan_path, &overrides)?;
     warn_unused(&overrides, &plan_path, printer);
     check_target(&plan, opts.target.as_deref())?;
@@ -755,12 +812,12 @@ async fn apply_in(
         );
     }
     if diff.conflicts().next().is_some() {
-        emit(&view, Format::Text, "cutter apply", false, printer);
+        emit(&view, Format::Text, "cutter apply", false, printer)?;
         return Err(conflict_error(&diff));
     }
     if !diff.has_changes() {
         if !diff.standing.is_empty() {
-            emit(&view, Format::Text, "cutter apply", false, printer);
+            emit(&view, Format::Text, "cutter apply", false, printer)?;
         }
         printer.status(
             "Unchanged",
@@ -772,7 +829,7 @@ async fn apply_in(
         );
         return Ok(ExitStatus::Success);
     }
-    emit(&view, Format::Text, "cutter apply", true, printer);
+    emit(&view, Format::Text, "cutter apply", true, printer)?;
     if !yes {
         if !std::io::stdin().is_terminal() {
             return Err(miette!(
@@ -781,7 +838,10 @@ async fn apply_in(
                 "refusing to apply without confirmation: standard input is not a terminal"
             ));
         }
-        eprint!("Apply these changes? Only `yes` is accepted: ");
+        let _ = write!(
+            std::io::stderr(),
+            "Apply these changes? Only `yes` is accepted: "
+        );
         let _ = std::io::stderr().flush();
         let mut answer = String::new();
         std::io::stdin().read_line(&mut answer).into_diagnostic()?;
@@ -859,11 +919,15 @@ async fn apply_in(
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
     let watcher = tokio::spawn(async move {
-        // SIGINT (Ctrl-C) or SIGTERM (a cancelled CI job): stop starting
-        // steps and clean up; a second signal exits at once.
-        let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        else {
+        // SIGINT (Ctrl-C), SIGTERM (a cancelled CI job) or SIGHUP (the
+        // terminal closed): stop starting steps and clean up; a second
+        // signal exits at once. Standard error may be gone with the
+        // terminal, so writing to it must not panic.
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut hangup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
             return;
         };
         let mut signals = 0;
@@ -871,22 +935,26 @@ async fn apply_in(
             tokio::select! {
                 r = tokio::signal::ctrl_c() => if r.is_err() { return },
                 _ = term.recv() => {}
+                _ = hangup.recv() => {}
             }
             signals += 1;
             if signals == 1 {
                 flag.store(true, Ordering::SeqCst);
-                eprintln!(
+                let _ = writeln!(
+                    std::io::stderr(),
                     "\ninterrupted: finishing running steps, starting no new ones, tearing down test containers (again to exit at once)"
                 );
             } else {
-                eprintln!(
+                let _ = writeln!(
+                    std::io::stderr(),
                     "\ninterrupted twice: exiting now; the host lock and test containers may remain (the next apply removes a dead local lock)"
                 );
                 std::process::exit(130);
             }
         }
     });
-    let started = crate::clock::now();
+    // The report's times are real even when `CUTTER_NOW` fixes "now".
+    let started = chrono::Utc::now();
     let ctx = apply::Context {
         plan,
         graph: &session.graph,
@@ -909,7 +977,8 @@ async fn apply_in(
         let at = crate::clock::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         for t in session.transports.values() {
             if let Err(e) = apply::failures::sync(t.as_ref(), plan, outcomes, &at).await {
-                eprintln!(
+                let _ = writeln!(
+                    std::io::stderr(),
                     "warning: cannot record failures on host `{}`: {e}",
                     t.host()
                 );
@@ -934,7 +1003,7 @@ async fn apply_in(
             )),
         }
     }
-    let finished = crate::clock::now();
+    let finished = chrono::Utc::now();
     let was_interrupted = interrupted.load(Ordering::SeqCst);
     let mut r = report::build(
         plan,
@@ -943,7 +1012,9 @@ async fn apply_in(
         &started.to_rfc3339(),
         &finished.to_rfc3339(),
         was_interrupted,
-        finished,
+        // Freshness is judged by the plan's "now" (`CUTTER_NOW` when set),
+        // like every other freshness decision.
+        crate::clock::now(),
     );
     r.not_done.extend(unobserved);
     r.operator = holder.clone();
@@ -953,7 +1024,7 @@ async fn apply_in(
             h.identity = t.identity().await;
         }
     }
-    let after_diff = diff::diff(plan, &session.graph, &after, finished);
+    let after_diff = diff::diff(plan, &session.graph, &after, crate::clock::now());
     r.standing_failures = after_diff.standing;
     let stem = plan
         .file
@@ -993,7 +1064,10 @@ async fn apply_in(
             {
                 Ok(()) => printer.status("Kept", &format!("a copy on {name} in {dir}/{file}")),
                 Err(e) => {
-                    eprintln!("warning: cannot keep a copy of the report on host `{name}`: {e}")
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "warning: cannot keep a copy of the report on host `{name}`: {e}"
+                    );
                 }
             }
         }

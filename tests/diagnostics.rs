@@ -12,7 +12,7 @@ pub fn unwrapped(stderr: &str) -> String {
 }
 
 /// `cutter validate plan.toml` on `plan`: exit 1, no panic; returns stderr.
-fn invalid(plan: &str) -> String {
+pub fn invalid(plan: &str) -> String {
     let run = Test::new()
         .plan(plan)
         .args(&["validate", "plan.toml"])
@@ -24,7 +24,7 @@ fn invalid(plan: &str) -> String {
 
 /// stderr shows `source` as line `line` of plan.toml, labelled with `label`.
 #[track_caller]
-fn assert_points_at(stderr: &str, line: usize, source: &str, label: &str) {
+pub fn assert_points_at(stderr: &str, line: usize, source: &str, label: &str) {
     assert!(stderr.contains("[plan.toml:"), "no file name in\n{stderr}");
     assert!(
         stderr.contains(&format!("{line} │ {source}\n")),
@@ -466,7 +466,12 @@ max_age = "soon"
         r#"after = ["missing"]"#,
         "nothing of this name is declared",
     );
-    assert_points_at(&err, 17, r#"max_age = "soon""#, "expected number at 0");
+    assert_points_at(
+        &err,
+        17,
+        r#"max_age = "soon""#,
+        "expected a number at `soon`",
+    );
 }
 
 #[test]
@@ -482,8 +487,13 @@ max_age = "an hour"
 "#,
     );
     assert_says(&err, "`an hour` is not a duration");
-    assert_points_at(&err, 7, r#"max_age = "an hour""#, "expected number at 0");
-    assert_says(&err, r#"write e.g. "90s", "60m", "2h""#);
+    assert_points_at(
+        &err,
+        7,
+        r#"max_age = "an hour""#,
+        "expected a number at `an hour`",
+    );
+    assert_says(&err, "write whole numbers with a lowercase unit");
 }
 
 #[test]
@@ -499,7 +509,12 @@ min_size = "huge"
 "#,
     );
     assert_says(&err, "`huge` is not a size");
-    assert_points_at(&err, 7, r#"min_size = "huge""#, "couldn't parse \"huge\"");
+    assert_points_at(
+        &err,
+        7,
+        r#"min_size = "huge""#,
+        "`huge` does not start with a number",
+    );
     assert_says(&err, r#"write e.g. "512", "1 KiB", "10 MB""#);
 }
 
@@ -516,7 +531,7 @@ connect_timeout = "later"
         &err,
         3,
         r#"connect_timeout = "later""#,
-        "expected number at 0",
+        "expected a number at `later`",
     );
 }
 

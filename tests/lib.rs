@@ -2,12 +2,16 @@
 
 mod test;
 
+mod bad_input;
 mod boundary;
 mod diagnostics;
 mod evidence;
+mod exit_codes;
 mod faults;
+mod fuzz;
 mod init;
 mod inputs;
+mod isolation;
 mod local;
 mod render;
 mod schema;
@@ -15,5 +19,6 @@ mod stack;
 mod stack_hb;
 mod stack_render;
 mod stack_ssh;
+mod step_errors;
 mod terminal;
 mod workflow;

@@ -127,11 +127,16 @@ impl StackTest {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let local = tempfile::tempdir().unwrap();
+        // The test's own HOME: SSH still finds its keys and known_hosts,
+        // which the stack's ssh_config names by absolute path.
+        let home = local.path().display().to_string();
         StackTest {
-            local: tempfile::tempdir().unwrap(),
+            local,
             remote_root,
             env: vec![
                 ("NO_COLOR".into(), "1".into()),
+                ("HOME".into(), home),
                 ("CUTTER_SSH_CONFIG".into(), s.ssh_config().into()),
                 (
                     "CUTTER_SSH_HOST".into(),

@@ -61,6 +61,23 @@ fn lock_wait_waits_for_the_holder() {
 /// partial file is left, the lock is released, and plan shows the rest.
 #[test]
 fn an_interrupted_apply_leaves_nothing_partial_and_plan_shows_the_rest() {
+    interrupt_with("INT");
+}
+
+/// SIGTERM (a cancelled CI job) is handled like Ctrl-C.
+#[test]
+fn a_terminated_apply_stops_like_ctrl_c() {
+    interrupt_with("TERM");
+}
+
+/// SIGHUP (the terminal closed) is handled like Ctrl-C, not a sudden death.
+#[test]
+fn a_hung_up_apply_stops_like_ctrl_c() {
+    interrupt_with("HUP");
+}
+
+/// Send `signal` to an apply once its slow step runs; check it stops cleanly.
+fn interrupt_with(signal: &str) {
     let site = Site::new(
         "[hosts.here]\nlocal = true\n\
          [artefacts.slow]\npath = \"{out}/slow.txt\"\ncommand = \"sleep 2; echo slow\"\n\
@@ -90,7 +107,7 @@ fn an_interrupted_apply_leaves_nothing_partial_and_plan_shows_the_rest() {
     }
     std::thread::sleep(Duration::from_millis(200));
     Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
     for line in lines {
@@ -99,8 +116,8 @@ fn an_interrupted_apply_leaves_nothing_partial_and_plan_shows_the_rest() {
     }
     let status = child.wait().unwrap();
     let stderr = seen;
-    assert_eq!(status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert_eq!(status.code(), Some(1), "SIG{signal}: {stderr}");
+    assert!(stderr.contains("interrupted"), "SIG{signal}: {stderr}");
     assert!(site.file("slow.txt").exists(), "the running step finished");
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(

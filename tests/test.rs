@@ -17,11 +17,15 @@ pub struct Run {
 }
 
 impl Test {
+    /// A fresh folder, which is also `HOME`: a test never touches the
+    /// operator's own `~/.cutter` (the local host's apply lock) or dotfiles.
     pub fn new() -> Test {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().display().to_string();
         Test {
-            dir: tempfile::tempdir().unwrap(),
+            dir,
             args: Vec::new(),
-            env: vec![("NO_COLOR".into(), "1".into())],
+            env: vec![("NO_COLOR".into(), "1".into()), ("HOME".into(), home)],
             stdin_null: true,
         }
     }

@@ -60,10 +60,13 @@ pub async fn sync(
     }
     let out = t.run(&script, None).await?;
     if !out.success() {
-        eprintln!(
-            "warning: cannot record failures on host `{}`: {}",
-            t.host(),
-            out.stderr_tail()
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!(
+                "warning: cannot record failures on host `{}`: {}\n",
+                t.host(),
+                out.stderr_tail()
+            ),
         );
     }
     Ok(())

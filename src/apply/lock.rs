@@ -58,9 +58,12 @@ pub async fn acquire(t: &dyn Transport, holder: &str, wait: Duration) -> Result<
                 let stale = out.stdout_text().trim().to_string();
                 let removed = t.run(&remove_cmd(&stale, true), None).await?;
                 if removed.success() {
-                    eprintln!(
-                        "warning: removed the stale apply lock of host `{}` ({stale}): that process is gone",
-                        t.host()
+                    let _ = std::io::Write::write_fmt(
+                        &mut std::io::stderr(),
+                        format_args!(
+                            "warning: removed the stale apply lock of host `{}` ({stale}): that process is gone\n",
+                            t.host()
+                        ),
                     );
                 } else if Instant::now() < deadline {
                     tokio::time::sleep(Duration::from_millis(500)).await;

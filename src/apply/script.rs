@@ -35,6 +35,15 @@ use crate::shell::{here, join, quote};
 /// cannot change them (no `SET`, no `set_config`).
 pub const READ_ONLY_OPTIONS: &str = "-c default_transaction_read_only=on -c standard_conforming_strings=on -c search_path=pg_catalog,public";
 
+/// Run by an artefact step's cleanup, in its folder, with `$rc` its exit
+/// status: on failure, the last lines of the command's stderr (`{q_err}`);
+/// on a full disk, where even that message could not be written, what `df`
+/// says. Exit 3 and 4 are the size and format checks, which print their own
+/// reason last.
+const STDERR_ON_FAILURE: &str = "case $rc in 0|3|4) ;; *) if [ -s {q_err} ]; then tail -n 8 -- {q_err} >&2 || :; fi; \
+     free=$(df -Pk -- . 2>/dev/null | tail -n 1) || free=; set -- $free; \
+     if [ \"${4:-}\" = 0 ]; then echo \"No space left on device: ${6:-the file system} has 0 KiB free\" >&2; fi;; esac; ";
+
 /// Name prefix of throw-away verification containers.
 pub const VERIFY_PREFIX: &str = "cutter-verify-";
 
@@ -443,9 +452,12 @@ pub fn artefact(
         progress_file: Some(format!("{dir}/{tmp}")),
         ..Script::default()
     };
+    // On failure, the command's own stderr (pg_dump's error, docker's
+    // refusal) is the cause: show its last lines before the file goes.
     s.setup.push(ENTER_FN.into());
     s.setup.push(format!(
-        "locked=; entered=; cleanup() {{ if [ -n \"$entered\" ]; then rm -f -- {q_tmp} {q_err} {} {} {}; if [ -n \"$locked\" ]; then rm -f ./.SHA256SUMS.cutter-lock/pid; rmdir -- ./.SHA256SUMS.cutter-lock 2>/dev/null || :; fi; fi; }}; trap cleanup EXIT; trap 'exit 130' INT TERM HUP",
+        "locked=; entered=; cleanup() {{ rc=$?; if [ -n \"$entered\" ]; then {}rm -f -- {q_tmp} {q_err} {} {} {}; if [ -n \"$locked\" ]; then rm -f ./.SHA256SUMS.cutter-lock/pid; rmdir -- ./.SHA256SUMS.cutter-lock 2>/dev/null || :; fi; fi; }}; trap cleanup EXIT; trap 'exit 130' INT TERM HUP",
+        STDERR_ON_FAILURE.replace("{q_err}", &q_err),
         here(&format!(".SHA256SUMS.{name}.cutter-tmp")),
         here(&format!(".{name}.cutter.json.cutter-tmp")),
         here(&format!(".{name}.cutter-verified.tmp")),

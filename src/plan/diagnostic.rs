@@ -23,13 +23,20 @@ pub struct PlanDiagnostic {
 
 /// Every problem found in a plan file, reported together.
 #[derive(Debug, Error, Diagnostic)]
-#[error("{file}: {}", summary(.errors.len()))]
+#[error("{file}: {}", summary(*.total))]
 #[diagnostic(code(cutter::invalid_plan))]
 pub struct PlanErrors {
     pub file: String,
+    /// The first [`MAX_SHOWN`] problems, then a line saying how many more.
     #[related]
     pub errors: Vec<PlanDiagnostic>,
+    /// How many problems were found.
+    pub total: usize,
 }
+
+/// How many problems are shown: rendering each one scans the file, so
+/// thousands of them (one broken template repeated) would take minutes.
+pub const MAX_SHOWN: usize = 50;
 
 fn summary(n: usize) -> String {
     if n == 1 {
@@ -79,10 +86,22 @@ impl Diagnostics {
         }
     }
 
-    pub fn into_errors(self) -> PlanErrors {
+    pub fn into_errors(mut self) -> PlanErrors {
+        let total = self.errors.len();
+        if total > MAX_SHOWN {
+            self.errors.truncate(MAX_SHOWN);
+            self.errors.push(PlanDiagnostic {
+                message: format!("and {} more not shown", total - MAX_SHOWN),
+                code: Some("cutter::more_errors".into()),
+                src: self.src.clone(),
+                labels: Vec::new(),
+                help: Some("fix these first: the others often follow from them".into()),
+            });
+        }
         PlanErrors {
             file: self.file,
             errors: self.errors,
+            total,
         }
     }
 }

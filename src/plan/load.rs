@@ -13,7 +13,11 @@ use toml::Spanned;
 
 use super::readonly;
 use super::schema::*;
+use super::units;
 use super::*;
+
+/// The largest plan file read (1 MiB): a plan is a page of declarations.
+pub const MAX_PLAN_BYTES: u64 = 1024 * 1024;
 
 /// Read and validate the plan at `path`.
 pub fn load(path: &Path) -> Result<Plan, PlanErrors> {
@@ -23,18 +27,84 @@ pub fn load(path: &Path) -> Result<Plan, PlanErrors> {
 /// Read and validate the plan at `path`, with variables set from outside it.
 pub fn load_with(path: &Path, overrides: &VarOverrides) -> Result<Plan, PlanErrors> {
     let file = path.display().to_string();
-    match std::fs::read_to_string(path) {
-        Ok(text) => load_str(path, &text, &|name| std::env::var(name).ok(), overrides),
-        Err(e) => {
+    match read_plan_file(path) {
+        Ok(text) => load_str_with(path, &text, &|name| std::env::var(name).ok(), overrides),
+        Err((message, help)) => {
             let mut diags = Diagnostics::new(&file, Arc::from(""));
-            diags.error("unreadable", format!("cannot read `{file}`: {e}"));
+            diags.error("unreadable", message).help(help);
             Err(diags.into_errors())
         }
     }
 }
 
+/// The text of a plan file: a regular file of at most [`MAX_PLAN_BYTES`], in UTF-8.
+/// On error, a message and a hint.
+fn read_plan_file(path: &Path) -> Result<String, (String, String)> {
+    use std::io::Read;
+    let file = path.display().to_string();
+    let cannot = |e: std::io::Error| {
+        (
+            format!("cannot read `{file}`: {e}"),
+            "give the path of a plan file (`.toml`)".to_string(),
+        )
+    };
+    // Check before opening: opening a FIFO would block, a device never ends.
+    let meta = std::fs::metadata(path).map_err(cannot)?;
+    let not_regular = || {
+        (
+            format!("`{file}` is not a regular file"),
+            "a plan is read from a regular file; copy it to one first".to_string(),
+        )
+    };
+    if !meta.is_file() {
+        return Err(not_regular());
+    }
+    let too_big = |size: u64| {
+        (
+            format!(
+                "`{file}` is {size} bytes, larger than the {MAX_PLAN_BYTES} bytes (1 MiB) a plan may be"
+            ),
+            "split it into several plans".to_string(),
+        )
+    };
+    if meta.len() > MAX_PLAN_BYTES {
+        return Err(too_big(meta.len()));
+    }
+    let opened = std::fs::File::open(path).map_err(cannot)?;
+    if !opened.metadata().map_err(cannot)?.is_file() {
+        return Err(not_regular());
+    }
+    let mut bytes = Vec::new();
+    // The file may grow after the check: never read more than the limit.
+    opened
+        .take(MAX_PLAN_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_PLAN_BYTES {
+        return Err(too_big(bytes.len() as u64));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        (
+            format!(
+                "`{file}` is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+            "save the plan as UTF-8".to_string(),
+        )
+    })
+}
+
 /// Validate plan text; `env` looks up the operator's environment.
 pub fn load_str(
+    path: &Path,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Plan, PlanErrors> {
+    load_str_with(path, text, env, &VarOverrides::default())
+}
+
+/// Validate plan text, with variables set from outside it.
+pub fn load_str_with(
     path: &Path,
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
@@ -57,6 +127,8 @@ pub fn load_str(
     };
     let mut loader = Loader {
         text: source.clone(),
+        expanded: 0,
+        over_budget_reported: false,
         diags,
         env,
         overrides,
@@ -93,8 +165,16 @@ fn classify_toml_error(message: &str) -> (&'static str, String) {
     }
 }
 
+/// How deep variables may refer to variables that refer to variables.
+pub const MAX_VAR_DEPTH: usize = 16;
+/// How many bytes all of a plan's templates may expand to together.
+pub const MAX_EXPANDED_TOTAL: usize = 16 * 1024 * 1024;
+
 struct Loader<'a> {
     text: Arc<str>,
+    /// Bytes expanded by templates so far, against [`MAX_EXPANDED_TOTAL`].
+    expanded: usize,
+    over_budget_reported: bool,
     diags: Diagnostics,
     env: &'a dyn Fn(&str) -> Option<String>,
     overrides: &'a VarOverrides,
@@ -152,22 +232,53 @@ impl Loader<'_> {
     }
 
     fn resolve_vars(&mut self, vars: &Map<Spanned<String>>) {
+        // How deep each variable nests others: `b = "{{ var.a }}"` is one deeper than `a`.
+        let mut depths: HashMap<String, usize> = HashMap::new();
         for (name, value) in vars {
             // Set from outside the plan: taken literally.
             if let Some(v) = self.overrides.get(name.get_ref()) {
+                self.expanded += v.len();
+                depths.insert(name.get_ref().clone(), 0);
                 self.vars.insert(name.get_ref().clone(), v);
                 continue;
             }
-            let lookup = |kind: &str, n: &str| -> Option<String> {
-                match kind {
-                    "env" => (self.env)(n),
-                    _ => self.vars.get(n).cloned(),
-                }
+            let deepest = std::cell::Cell::new(0);
+            let limit = self.expansion_limit();
+            let parsed = {
+                let (vars, env, depths) = (&self.vars, self.env, &depths);
+                let lookup = |kind: &str, n: &str| -> Option<String> {
+                    match kind {
+                        "env" => env(n),
+                        _ => {
+                            let d = depths.get(n).copied().unwrap_or(0);
+                            deepest.set(deepest.get().max(d + 1));
+                            vars.get(n).cloned()
+                        }
+                    }
+                };
+                Template::parse_within(value.get_ref(), &lookup, limit)
             };
-            match Template::parse(value.get_ref(), &lookup) {
-                Ok(t) if !t.is_dated() => {
+            let depth = deepest.get();
+            depths.insert(name.get_ref().clone(), depth);
+            match parsed {
+                Ok(_) if depth > MAX_VAR_DEPTH => {
+                    self.diags
+                        .error(
+                            "template",
+                            format!(
+                                "variable `{}` nests variables {depth} deep (at most {MAX_VAR_DEPTH})",
+                                name.get_ref()
+                            ),
+                        )
+                        .label(value.span(), "refers to a chain of variables too long")
+                        .help("refer to fewer variables in turn: write the value out");
                     self.vars
-                        .insert(name.get_ref().clone(), t.render(chrono::Utc::now()));
+                        .insert(name.get_ref().clone(), format!("<{}>", name.get_ref()));
+                }
+                Ok(t) if !t.is_dated() => {
+                    let text = t.render(chrono::Utc::now());
+                    self.expanded += text.len();
+                    self.vars.insert(name.get_ref().clone(), text);
                 }
                 Ok(_) => {
                     self.diags
@@ -211,39 +322,96 @@ impl Loader<'_> {
         }
     }
 
+    /// How long the next template may expand: one value at most
+    /// [`template::MAX_EXPANDED`], the whole plan at most [`MAX_EXPANDED_TOTAL`].
+    fn expansion_limit(&self) -> usize {
+        template::MAX_EXPANDED.min(MAX_EXPANDED_TOTAL.saturating_sub(self.expanded))
+    }
+
     fn template_errors(&mut self, value: &Spanned<String>, errors: Vec<template::TemplateError>) {
+        // Past the plan's budget every further template fails: say so once.
+        let over_budget = self.expansion_limit() < template::MAX_EXPANDED;
+        let base = self.value_base(value);
         for e in errors {
-            let span = self.inner_span(value, e.at.clone());
-            self.diags
-                .error("template", e.message.clone())
-                .label(span, e.message);
+            let span = self.inner_span(value, base, e.at.clone());
+            let too_long = e.too_long;
+            if too_long && over_budget {
+                if self.over_budget_reported {
+                    continue;
+                }
+                self.over_budget_reported = true;
+            }
+            let (message, label) = if too_long && over_budget {
+                (
+                    format!(
+                        "the plan's templates expand beyond {} MiB in all",
+                        MAX_EXPANDED_TOTAL / (1024 * 1024)
+                    ),
+                    "the limit is reached here".to_string(),
+                )
+            } else {
+                (e.message.clone(), e.message)
+            };
+            let d = self.diags.error("template", message).label(span, label);
+            if too_long {
+                d.help(format!(
+                    "a value may expand to {} KiB and a whole plan to {} MiB: variables that repeat each other grow exponentially",
+                    template::MAX_EXPANDED / 1024,
+                    MAX_EXPANDED_TOTAL / (1024 * 1024)
+                ));
+            }
         }
     }
 
     /// Map a range inside a string value to a range in the file.
-    fn inner_span(&self, value: &Spanned<String>, inner: Range<usize>) -> Range<usize> {
+    /// `base` is from [`Loader::value_base`]; without one, the whole value.
+    fn inner_span(
+        &self,
+        value: &Spanned<String>,
+        base: Option<usize>,
+        inner: Range<usize>,
+    ) -> Range<usize> {
+        let outer = value.span();
+        let Some(base) = base else {
+            return outer;
+        };
+        let start = (base + inner.start).min(outer.end);
+        let end = (base + inner.end).min(outer.end).max(start);
+        start..end
+    }
+
+    /// Where a string value's text starts in the file, when offsets in the
+    /// value are offsets in the file. Escapes (`\t`, `\u00e9`) or a
+    /// multi-line string shift them: then labels point at the whole value
+    /// rather than at a wrong place.
+    fn value_base(&self, value: &Spanned<String>) -> Option<usize> {
         let outer = value.span();
         let quoted = self.text[outer.clone()]
             .chars()
             .next()
             .is_some_and(|c| c == '"' || c == '\'');
         let base = outer.start + usize::from(quoted);
-        let start = (base + inner.start).min(outer.end);
-        let end = (base + inner.end).min(outer.end).max(start);
-        start..end
+        let written = self.text.get(base..base + value.get_ref().len());
+        (written == Some(value.get_ref().as_str())).then_some(base)
     }
 
     fn template(&mut self, value: &Spanned<String>) -> Option<Template> {
-        let vars = self.vars.clone();
-        let env = self.env;
-        let lookup = move |kind: &str, n: &str| -> Option<String> {
-            match kind {
-                "env" => env(n),
-                _ => vars.get(n).cloned(),
-            }
+        let limit = self.expansion_limit();
+        let parsed = {
+            let (vars, env) = (&self.vars, self.env);
+            let lookup = |kind: &str, n: &str| -> Option<String> {
+                match kind {
+                    "env" => env(n),
+                    _ => vars.get(n).cloned(),
+                }
+            };
+            Template::parse_within(value.get_ref(), &lookup, limit)
         };
-        match Template::parse(value.get_ref(), &lookup) {
-            Ok(t) => Some(t),
+        match parsed {
+            Ok(t) => {
+                self.expanded += t.display().len();
+                Some(t)
+            }
             Err(errors) => {
                 self.template_errors(value, errors);
                 None
@@ -261,6 +429,12 @@ impl Loader<'_> {
         let mut out = IndexMap::new();
         for (name, h) in hosts {
             let host = name.get_ref().clone();
+            if host.trim().is_empty() {
+                self.diags
+                    .error("name", "empty host name")
+                    .label(name.span(), "name the host, e.g. `[hosts.vps]`");
+                continue;
+            }
             let connection = match (&h.local, &h.ssh) {
                 (Some(local), None) if *local.get_ref() => Connection::Local,
                 (Some(local), None) => {
@@ -276,6 +450,18 @@ impl Loader<'_> {
                     let Some(destination) = self.text_template(ssh) else {
                         continue;
                     };
+                    if destination.trim().is_empty() || destination.starts_with('-') {
+                        self.diags
+                            .error("host", format!("host `{host}` has no SSH destination"))
+                            .label(
+                                ssh.span(),
+                                "an alias or `user@host`, not empty and not an option",
+                            )
+                            .help(
+                                "write e.g. `ssh = \"prod-vps\"`, an alias of your ~/.ssh/config",
+                            );
+                        continue;
+                    }
                     let config_file = match &h.ssh_config {
                         Some(p) => match self.text_template(p) {
                             Some(p) => Some(expand_home(&p)),
@@ -284,9 +470,9 @@ impl Loader<'_> {
                         None => None,
                     };
                     let connect_timeout = self
-                        .duration(h.connect_timeout.as_ref())
+                        .seconds(h.connect_timeout.as_ref())
                         .unwrap_or(Duration::from_secs(10));
-                    let keepalive = self.duration(h.keepalive.as_ref()).map(|d| d.as_secs());
+                    let keepalive = self.seconds(h.keepalive.as_ref()).map(|d| d.as_secs());
                     Connection::Ssh(SshTarget {
                         destination,
                         config_file,
@@ -329,6 +515,11 @@ impl Loader<'_> {
                             .error("path", "protected paths must be absolute")
                             .label(item.span(), "not absolute");
                     }
+                    if matches!(kind, "container" | "volume" | "network") {
+                        self.check_docker_name(kind, item.get_ref(), item.span());
+                    } else {
+                        self.non_empty(&format!("protected {kind}"), item);
+                    }
                     self.protected_spans
                         .insert((host.clone(), kind, item.get_ref().clone()), item.span());
                     into.push(item.get_ref().clone());
@@ -348,7 +539,7 @@ impl Loader<'_> {
 
     fn duration(&mut self, value: Option<&Spanned<String>>) -> Option<Duration> {
         let value = value?;
-        match humantime::parse_duration(value.get_ref()) {
+        match units::parse_duration(value.get_ref()) {
             Ok(d) => Some(d),
             Err(e) => {
                 self.diags
@@ -356,23 +547,66 @@ impl Loader<'_> {
                         "wrong_type",
                         format!("`{}` is not a duration", value.get_ref()),
                     )
-                    .label(value.span(), e.to_string())
-                    .help("write e.g. \"90s\", \"60m\", \"2h\"");
+                    .label(value.span(), e.message)
+                    .help(e.help);
                 None
             }
         }
     }
 
+    /// A duration that OpenSSH counts in whole seconds, at least one:
+    /// `"500ms"` would silently become 0, which means "never" to ssh.
+    fn seconds(&mut self, value: Option<&Spanned<String>>) -> Option<Duration> {
+        let d = self.duration(value)?;
+        if d.subsec_nanos() != 0 || d.is_zero() {
+            let value = value?;
+            self.diags
+                .error(
+                    "wrong_type",
+                    format!("`{}` is not a whole number of seconds", value.get_ref()),
+                )
+                .label(value.span(), "SSH counts whole seconds, at least 1")
+                .help("write e.g. \"5s\", \"30s\", \"2m\"");
+            return None;
+        }
+        Some(d)
+    }
+
     fn size(&mut self, value: Option<&Spanned<String>>) -> Option<u64> {
         let value = value?;
-        match value.get_ref().parse::<bytesize::ByteSize>() {
-            Ok(b) => Some(b.as_u64()),
+        match units::parse_size(value.get_ref()) {
+            Ok(b) => Some(b),
             Err(e) => {
                 self.diags
                     .error("wrong_type", format!("`{}` is not a size", value.get_ref()))
-                    .label(value.span(), e.to_string())
-                    .help("write e.g. \"512\", \"1 KiB\", \"10 MB\"");
+                    .label(value.span(), e.message)
+                    .help(e.help);
                 None
+            }
+        }
+    }
+
+    /// Refuse an empty or blank value; `what` names it in the message.
+    fn non_empty(&mut self, what: &str, value: &Spanned<String>) -> bool {
+        if !value.get_ref().trim().is_empty() {
+            return true;
+        }
+        self.diags
+            .error("empty", format!("empty {what}"))
+            .label(value.span(), format!("give the {what} here"));
+        false
+    }
+
+    /// Refuse a name Docker would refuse ([`docker_name`]) at validate time
+    /// rather than halfway through an apply.
+    fn check_docker_name(&mut self, what: &str, name: &str, span: Range<usize>) -> bool {
+        match docker_name(name) {
+            Ok(()) => true,
+            Err(e) => {
+                self.diags
+                    .error("name", format!("`{name}` is not a valid Docker {what}"))
+                    .label(span, format!("this {e}"));
+                false
             }
         }
     }
@@ -552,6 +786,7 @@ impl Loader<'_> {
             Some(n) => self.text_template(n)?,
             None => name.get_ref().clone(),
         };
+        let mut valid = true;
         let lifecycle = match c.lifecycle.get_ref().as_str() {
             "persistent" => Lifecycle::Persistent,
             "ephemeral" => Lifecycle::Ephemeral,
@@ -570,6 +805,21 @@ impl Loader<'_> {
             Some(v) => self.text_template(v)?,
             None => format!("{docker_name}-data"),
         };
+        if let Some(r) = &c.restore {
+            valid &= self.non_empty("restore command", &r.command);
+            for code in &r.ok_exit_codes {
+                if !(0..=255).contains(code.get_ref()) {
+                    self.diags
+                        .error(
+                            "exit_code",
+                            format!("exit code {} is out of range", code.get_ref()),
+                        )
+                        .label(code.span(), "exit codes are 0 to 255")
+                        .help("list the codes the restore command may exit with, e.g. `ok_exit_codes = [0, 1]`");
+                    valid = false;
+                }
+            }
+        }
         let mut secrets = Vec::new();
         for (key, s) in &c.secrets {
             match (&s.env, &s.file) {
@@ -613,7 +863,7 @@ impl Loader<'_> {
             } else {
                 r.ok_exit_codes
                     .iter()
-                    .map(|c| *c.get_ref() as i32)
+                    .filter_map(|c| i32::try_from(*c.get_ref()).ok())
                     .collect()
             },
         });
@@ -708,6 +958,9 @@ impl Loader<'_> {
                     )
                     .label(k.span(), "letters, digits and `_`");
             }
+        }
+        if !valid {
+            return None;
         }
         let protected = plan.hosts[&host].protected.clone();
         if protected

@@ -10,6 +10,7 @@ mod load;
 pub mod readonly;
 pub mod schema;
 pub mod template;
+pub mod units;
 pub mod vars;
 
 use std::ops::Range;
@@ -21,7 +22,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 pub use diagnostic::{Diagnostics, PlanDiagnostic, PlanErrors};
-pub use load::{docker_name, load, load_with, looks_like_id};
+pub use load::{docker_name, load, load_str, load_with, looks_like_id};
 pub use template::Template;
 pub use vars::VarOverrides;
 

@@ -273,9 +273,9 @@ pub struct RawRestore {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub tolerated_errors: Vec<Spanned<String>>,
-    /// Exit codes that count as success (default `[0]`).
+    /// Exit codes that count as success (default `[0]`), each 0 to 255.
     #[serde(default)]
-    #[schemars(with = "Vec<i32>")]
+    #[schemars(with = "Vec<u8>")]
     pub ok_exit_codes: Vec<Spanned<i64>>,
 }
 

@@ -12,6 +12,9 @@ use crate::remote::quote;
 pub const DATE_FORMAT: &str = "%Y-%m-%d";
 pub const TIMESTAMP_FORMAT: &str = "%Y%m%dT%H%M%SZ";
 const DATE_GLOB: &str = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]";
+/// The longest text a template may expand to (64 KiB): variables that
+/// repeat each other would otherwise grow exponentially.
+pub const MAX_EXPANDED: usize = 64 * 1024;
 const TIMESTAMP_GLOB: &str =
     "[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z";
 
@@ -32,6 +35,8 @@ pub struct Template {
 pub struct TemplateError {
     pub at: std::ops::Range<usize>,
     pub message: String,
+    /// The expansion went over its limit.
+    pub too_long: bool,
 }
 
 impl Template {
@@ -40,7 +45,19 @@ impl Template {
         raw: &str,
         lookup: &dyn Fn(&str, &str) -> Option<String>,
     ) -> Result<Template, Vec<TemplateError>> {
+        Template::parse_within(raw, lookup, MAX_EXPANDED)
+    }
+
+    /// [`Template::parse`], refusing to expand to more than `limit` bytes
+    /// (placeholders counted at their rendered length).
+    pub fn parse_within(
+        raw: &str,
+        lookup: &dyn Fn(&str, &str) -> Option<String>,
+        limit: usize,
+    ) -> Result<Template, Vec<TemplateError>> {
         let mut segments = Vec::new();
+        // Bytes of the segments already pushed, as rendered.
+        let mut expanded = 0;
         let mut errors = Vec::new();
         let mut rest = raw;
         let mut offset = 0;
@@ -52,6 +69,7 @@ impl Template {
                 errors.push(TemplateError {
                     at: offset + start..offset + rest.len(),
                     message: "unclosed `{{`".into(),
+                    too_long: false,
                 });
                 rest = "";
                 break;
@@ -61,8 +79,10 @@ impl Template {
             match expr {
                 "date" | "timestamp" => {
                     if !lit.is_empty() {
+                        expanded += lit.len();
                         segments.push(Segment::Lit(std::mem::take(&mut lit)));
                     }
+                    expanded += if expr == "date" { 10 } else { 16 };
                     segments.push(if expr == "date" {
                         Segment::Date
                     } else {
@@ -72,6 +92,17 @@ impl Template {
                 _ => match expr.split_once('.') {
                     Some((kind @ ("var" | "env"), name)) if !name.is_empty() => {
                         match lookup(kind, name) {
+                            Some(value) if expanded + lit.len() + value.len() > limit =>
+                            {
+                                errors.push(TemplateError {
+                                    at: span.clone(),
+                                    message: format!(
+                                        "`{{{{ {expr} }}}}` expands this value beyond {limit} bytes"
+                                    ),
+                                    too_long: true,
+                                });
+                                break;
+                            }
                             Some(value) => lit.push_str(&value),
                             None => errors.push(TemplateError {
                                 at: span.clone(),
@@ -80,6 +111,7 @@ impl Template {
                                 } else {
                                     format!("environment variable `{name}` is not set")
                                 },
+                                too_long: false,
                             }),
                         }
                     }
@@ -88,6 +120,7 @@ impl Template {
                         message: format!(
                             "unknown template `{expr}` (expected `date`, `timestamp`, `var.NAME` or `env.NAME`)"
                         ),
+                        too_long: false,
                     }),
                 },
             }
