@@ -102,12 +102,44 @@ pub fn diff(
     states: &HashMap<String, HostState>,
     now: DateTime<Utc>,
 ) -> Diff {
+    diff_replacing(plan, graph, states, now, &std::collections::BTreeSet::new())
+}
+
+/// Compare, making the resources in `replace` again even where they match
+/// (`--replace NAME`): a fresh backup before `max_age` says so, a restore
+/// test run again, a persistent copy made again, or a file at a fixed path
+/// that cutter did not make overwritten (refused without it).
+pub fn diff_replacing(
+    plan: &Plan,
+    graph: &StepGraph,
+    states: &HashMap<String, HostState>,
+    now: DateTime<Utc>,
+    replace: &std::collections::BTreeSet<String>,
+) -> Diff {
     let mut actions: HashMap<String, (Action, Vec<String>)> = HashMap::new();
     for a in plan.artefacts.values() {
-        actions.insert(
-            format!("artefact.{}", a.name),
-            artefact_action(a, &states[&a.host], now),
-        );
+        let mut act = artefact_action(a, &states[&a.host], now);
+        if replace.contains(&a.name) {
+            let exists = states[&a.host]
+                .artefacts
+                .get(&a.name)
+                .and_then(|s| s.newest.as_ref());
+            act = match (act.0, exists) {
+                (_, None) => act,
+                (Action::Conflict, Some(f)) => (
+                    Action::Replace,
+                    vec![format!(
+                        "--replace: overwrites `{}`, a file cutter did not make",
+                        f.path
+                    )],
+                ),
+                (_, Some(_)) => (
+                    Action::Replace,
+                    vec!["--replace: made again on request".into()],
+                ),
+            };
+        }
+        actions.insert(format!("artefact.{}", a.name), act);
     }
     for c in plan.containers.values() {
         let artefact_changes = c
@@ -115,10 +147,24 @@ pub fn diff(
             .as_ref()
             .and_then(|r| actions.get(&format!("artefact.{}", r.artefact)))
             .is_some_and(|(a, _)| *a != Action::Noop);
-        actions.insert(
-            format!("container.{}", c.name),
-            container_action(plan, c, &states[&c.host], artefact_changes),
-        );
+        let mut act = container_action(plan, c, &states[&c.host], artefact_changes);
+        if replace.contains(&c.name) && act.0 != Action::Conflict {
+            act = match (c.lifecycle, act.0) {
+                (Lifecycle::Ephemeral, _) => (
+                    Action::Run,
+                    vec!["--replace: the restore test runs again on request".into()],
+                ),
+                (Lifecycle::Persistent, Action::Create) => act,
+                (Lifecycle::Persistent, _) => (
+                    Action::Replace,
+                    vec![format!(
+                        "--replace: `{}` is removed and made again on request",
+                        c.docker_name
+                    )],
+                ),
+            };
+        }
+        actions.insert(format!("container.{}", c.name), act);
     }
     // A reference to a container cutter does not own must resolve, the way
     // Docker resolves it, to exactly one container that is not cutter's.
@@ -204,6 +250,7 @@ fn artefact_action(a: &Artefact, host: &HostState, now: DateTime<Utc>) -> (Actio
         );
     };
     let mut reasons = Vec::new();
+    let mut reasons_noop_note: Option<&str> = None;
     match &f.recorded_sha256 {
         None => reasons.push(format!("unrecorded: `{}` is not in its SHA256SUMS", f.path)),
         Some(rec) if *rec != f.sha256 => reasons.push(format!(
@@ -235,6 +282,9 @@ fn artefact_action(a: &Artefact, host: &HostState, now: DateTime<Utc>) -> (Actio
             ));
         }
     }
+    if reasons.is_empty() && f.manifest.is_none() {
+        reasons_noop_note = Some(" (accepted: cutter did not make it, it has no manifest)");
+    }
     if reasons.is_empty() {
         let how = if f.verified_now {
             "hashed now".to_string()
@@ -250,17 +300,18 @@ fn artefact_action(a: &Artefact, host: &HostState, now: DateTime<Utc>) -> (Actio
         return (
             Action::Noop,
             vec![format!(
-                "`{}` ({} bytes, SHA-256 {}) matches SHA256SUMS ({how})",
+                "`{}` ({} bytes, SHA-256 {}) matches SHA256SUMS ({how}){}",
                 f.path,
                 f.size,
-                short(&f.sha256)
+                short(&f.sha256),
+                reasons_noop_note.unwrap_or("")
             )],
         );
     }
     if !a.path.is_dated() && f.manifest.is_none() {
         reasons.push(format!(
-            "`{}` was not made by cutter: refusing to overwrite it",
-            f.path
+            "`{}` was not made by cutter: refusing to overwrite it (`--replace {}` overwrites it)",
+            f.path, a.name
         ));
         return (Action::Conflict, reasons);
     }

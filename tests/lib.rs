@@ -10,6 +10,7 @@ mod exit_codes;
 mod faults;
 mod fuzz;
 mod isolation;
+mod lifecycle;
 mod local;
 mod render;
 mod schema;

@@ -42,6 +42,9 @@ pub struct PlanView {
     /// Failures of earlier applies that still stand on the hosts.
     #[serde(default)]
     pub standing: Vec<crate::diff::Standing>,
+    /// What the plan makes again on request (`--replace`).
+    #[serde(default)]
+    pub replace: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -189,6 +192,7 @@ pub fn view(
         mermaid: graph.to_mermaid(),
         target: None,
         standing: diff.standing.clone(),
+        replace: Vec::new(),
     }
 }
 
