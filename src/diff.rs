@@ -205,6 +205,24 @@ pub fn diff_replacing(
                     None => (Action::Noop, vec!["nothing to apply".into()]),
                 }
             }
+            StepKind::Prune => {
+                let a = &plan.artefacts[&step.resource];
+                let remade = !matches!(
+                    actions[&format!("artefact.{}", a.name)].0,
+                    Action::Noop | Action::Conflict
+                );
+                let doomed = prune_list(a, &states[&a.host], now, remade);
+                if doomed.is_empty() {
+                    (Action::Noop, vec!["nothing older to delete".into()])
+                } else {
+                    let mut reasons = vec![format!(
+                        "retention: {} older file(s) cutter made are deleted",
+                        doomed.len()
+                    )];
+                    reasons.extend(doomed.iter().map(|p| format!("delete `{p}`")));
+                    (Action::Destroy, reasons)
+                }
+            }
             StepKind::Teardown => match &actions[&format!("container.{}", step.resource)] {
                 (Action::Run | Action::Create | Action::Replace, _) => (
                     Action::Destroy,
@@ -505,4 +523,43 @@ fn standing(plan: &Plan, states: &HashMap<String, HostState>) -> Vec<Standing> {
         }
     }
     out
+}
+
+/// The files retention deletes: matches cutter made (a manifest beside them)
+/// beyond the newest `keep.last` and older than `keep.within`; never the
+/// newest, never one cutter did not make. When the artefact is made anew in
+/// this apply, the new file counts among the kept.
+pub fn prune_list(a: &Artefact, host: &HostState, now: DateTime<Utc>, remade: bool) -> Vec<String> {
+    let Some(keep) = a.keep else {
+        return Vec::new();
+    };
+    let Some(state) = host.artefacts.get(&a.name) else {
+        return Vec::new();
+    };
+    let mut dated: Vec<(DateTime<Utc>, &String, bool)> = state
+        .all
+        .iter()
+        .filter_map(|(p, mine)| a.path.time_of(p).map(|t| (t, p, *mine)))
+        .collect();
+    dated.sort_by(|x, y| y.0.cmp(&x.0).then_with(|| y.1.cmp(x.1)));
+    let keep_existing = if remade {
+        keep.last.saturating_sub(1)
+    } else {
+        keep.last
+    }
+    .max(usize::from(!remade));
+    dated
+        .iter()
+        .enumerate()
+        .filter(|(i, (t, _, mine))| {
+            *mine
+                && *i >= keep_existing
+                && keep.within.is_none_or(|w| {
+                    now.signed_duration_since(*t)
+                        .to_std()
+                        .is_ok_and(|age| age > w)
+                })
+        })
+        .map(|(_, (_, p, _))| (*p).clone())
+        .collect()
 }

@@ -113,3 +113,57 @@ env = {{ POSTGRES_HOST_AUTH_METHOD = "trust" }}
     assert!(present(&name, "docker ps -a --format '{{.Names}}'"));
     s.ssh(&format!("docker rm -f {name} >/dev/null"));
 }
+
+/// Retention deletes older files cutter made beyond the newest `last`, shown
+/// as destroys in the plan; never a file cutter did not make; the folder's
+/// SHA256SUMS stays verifiable.
+#[test]
+fn retention_deletes_only_older_files_cutter_made() {
+    let site = Site::new(
+        r#"
+[hosts.local]
+local = true
+
+[artefacts.snap]
+path = "{out}/snap_{{ timestamp }}.txt"
+command = "echo snapshot"
+max_age = "1h"
+keep = { last = 2 }
+"#,
+    );
+    std::fs::create_dir_all(site.out()).unwrap();
+    std::fs::write(site.file("snap_20260101T000000Z.txt"), "hand made\n").unwrap();
+    for hour in ["00", "02", "04"] {
+        site.cutter_at(
+            &format!("2026-05-15T{hour}:00:00Z"),
+            0,
+            &["apply", "plan.toml", "--yes"],
+        );
+    }
+    let r = site.cutter_at("2026-05-15T06:00:00Z", 0, &["plan", "plan.toml"]);
+    let said = unwrapped(&r.stderr);
+    assert_says(&said, "prune.snap");
+    assert_says(&said, "delete `");
+    assert_says(&said, "snap_20260515T020000Z.txt");
+    site.cutter_at("2026-05-15T06:00:00Z", 0, &["apply", "plan.toml", "--yes"]);
+    let mut left: Vec<String> = std::fs::read_dir(site.out())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("snap_") && n.ends_with(".txt"))
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        [
+            "snap_20260101T000000Z.txt",
+            "snap_20260515T040000Z.txt",
+            "snap_20260515T060000Z.txt"
+        ],
+        "kept the newest two and the file cutter did not make"
+    );
+    assert!(!site.file("snap_20260515T000000Z.txt.cutter.json").exists());
+    site.assert_checksums_pass();
+    let r = site.cutter_at("2026-05-15T06:00:01Z", 0, &["plan", "plan.toml"]);
+    assert!(!r.stderr.contains("delete `"), "{}", r.stderr);
+}

@@ -309,6 +309,7 @@ fn verb(action: Action, kind: StepKind) -> &'static str {
     match (action, kind) {
         (_, StepKind::Check) => "Checking",
         (_, StepKind::Teardown) => "Removing",
+        (_, StepKind::Prune) => "Pruning",
         (_, StepKind::GuardBefore | StepKind::GuardAfter) => "Guarding",
         (Action::Create, _) => "Creating",
         (Action::Replace, _) => "Replacing",
