@@ -54,6 +54,11 @@ pub enum Command {
         /// Only this resource and what it depends on.
         #[arg(long)]
         target: Option<String>,
+        /// Make this artefact or container again although it is in place
+        /// (a fresh backup, the restore test run again, a persistent copy
+        /// made again, or a file cutter did not make overwritten).
+        #[arg(long, value_name = "NAME")]
+        replace: Vec<String>,
         /// Exit 2 when there are changes, 0 when there are none.
         #[arg(long)]
         detailed_exitcode: bool,
@@ -78,6 +83,11 @@ pub enum Command {
         /// Only this resource and what it depends on.
         #[arg(long)]
         target: Option<String>,
+        /// Make this artefact or container again although it is in place
+        /// (a fresh backup, the restore test run again, a persistent copy
+        /// made again, or a file cutter did not make overwritten).
+        #[arg(long, value_name = "NAME")]
+        replace: Vec<String>,
         /// Wait this long for another apply's lock, e.g. `10m`.
         #[arg(long, value_parser = crate::plan::units::parse_duration, env = "CUTTER_LOCK_WAIT")]
         lock_wait: Option<std::time::Duration>,
@@ -116,6 +126,31 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(short, long)]
         yes: bool,
+    },
+    /// What the plan's hosts hold now: artefacts (newest file, age, size,
+    /// last full verification), containers, the apply lock and standing
+    /// failures; observes only, plans nothing.
+    Status {
+        plan: PathBuf,
+        #[command(flatten)]
+        inputs: Inputs,
+        #[arg(long, value_enum, default_value = "text")]
+        format: StatusFormat,
+    },
+    /// Remove a persistent container of the plan with its volume (and its
+    /// network when nothing else uses it); only one carrying cutter's label.
+    Destroy {
+        plan: PathBuf,
+        /// The container resource to remove.
+        name: String,
+        #[command(flatten)]
+        inputs: Inputs,
+        /// Do not ask for confirmation.
+        #[arg(short, long)]
+        yes: bool,
+        /// Wait this long for another apply's lock, e.g. `10m`.
+        #[arg(long, value_parser = crate::plan::units::parse_duration, env = "CUTTER_LOCK_WAIT")]
+        lock_wait: Option<std::time::Duration>,
     },
     /// Render a JSON evidence report.
     Report {
@@ -167,6 +202,12 @@ pub enum Format {
     Text,
     Json,
     Markdown,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StatusFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

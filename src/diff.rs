@@ -102,12 +102,44 @@ pub fn diff(
     states: &HashMap<String, HostState>,
     now: DateTime<Utc>,
 ) -> Diff {
+    diff_replacing(plan, graph, states, now, &std::collections::BTreeSet::new())
+}
+
+/// Compare, making the resources in `replace` again even where they match
+/// (`--replace NAME`): a fresh backup before `max_age` says so, a restore
+/// test run again, a persistent copy made again, or a file at a fixed path
+/// that cutter did not make overwritten (refused without it).
+pub fn diff_replacing(
+    plan: &Plan,
+    graph: &StepGraph,
+    states: &HashMap<String, HostState>,
+    now: DateTime<Utc>,
+    replace: &std::collections::BTreeSet<String>,
+) -> Diff {
     let mut actions: HashMap<String, (Action, Vec<String>)> = HashMap::new();
     for a in plan.artefacts.values() {
-        actions.insert(
-            format!("artefact.{}", a.name),
-            artefact_action(a, &states[&a.host], now),
-        );
+        let mut act = artefact_action(a, &states[&a.host], now);
+        if replace.contains(&a.name) {
+            let exists = states[&a.host]
+                .artefacts
+                .get(&a.name)
+                .and_then(|s| s.newest.as_ref());
+            act = match (act.0, exists) {
+                (_, None) => act,
+                (Action::Conflict, Some(f)) => (
+                    Action::Replace,
+                    vec![format!(
+                        "--replace: overwrites `{}`, a file cutter did not make",
+                        f.path
+                    )],
+                ),
+                (_, Some(_)) => (
+                    Action::Replace,
+                    vec!["--replace: made again on request".into()],
+                ),
+            };
+        }
+        actions.insert(format!("artefact.{}", a.name), act);
     }
     for c in plan.containers.values() {
         let artefact_changes = c
@@ -115,10 +147,24 @@ pub fn diff(
             .as_ref()
             .and_then(|r| actions.get(&format!("artefact.{}", r.artefact)))
             .is_some_and(|(a, _)| *a != Action::Noop);
-        actions.insert(
-            format!("container.{}", c.name),
-            container_action(plan, c, &states[&c.host], artefact_changes),
-        );
+        let mut act = container_action(plan, c, &states[&c.host], artefact_changes);
+        if replace.contains(&c.name) && act.0 != Action::Conflict {
+            act = match (c.lifecycle, act.0) {
+                (Lifecycle::Ephemeral, _) => (
+                    Action::Run,
+                    vec!["--replace: the restore test runs again on request".into()],
+                ),
+                (Lifecycle::Persistent, Action::Create) => act,
+                (Lifecycle::Persistent, _) => (
+                    Action::Replace,
+                    vec![format!(
+                        "--replace: `{}` is removed and made again on request",
+                        c.docker_name
+                    )],
+                ),
+            };
+        }
+        actions.insert(format!("container.{}", c.name), act);
     }
     // A reference to a container cutter does not own must resolve, the way
     // Docker resolves it, to exactly one container that is not cutter's.
@@ -157,6 +203,24 @@ pub fn diff(
                     },
                     None if any_work => (Action::Run, vec!["verifies the apply".into()]),
                     None => (Action::Noop, vec!["nothing to apply".into()]),
+                }
+            }
+            StepKind::Prune => {
+                let a = &plan.artefacts[&step.resource];
+                let remade = !matches!(
+                    actions[&format!("artefact.{}", a.name)].0,
+                    Action::Noop | Action::Conflict
+                );
+                let doomed = prune_list(a, &states[&a.host], now, remade);
+                if doomed.is_empty() {
+                    (Action::Noop, vec!["nothing older to delete".into()])
+                } else {
+                    let mut reasons = vec![format!(
+                        "retention: {} older file(s) cutter made are deleted",
+                        doomed.len()
+                    )];
+                    reasons.extend(doomed.iter().map(|p| format!("delete `{p}`")));
+                    (Action::Destroy, reasons)
                 }
             }
             StepKind::Teardown => match &actions[&format!("container.{}", step.resource)] {
@@ -204,6 +268,7 @@ fn artefact_action(a: &Artefact, host: &HostState, now: DateTime<Utc>) -> (Actio
         );
     };
     let mut reasons = Vec::new();
+    let mut reasons_noop_note: Option<&str> = None;
     match &f.recorded_sha256 {
         None => reasons.push(format!("unrecorded: `{}` is not in its SHA256SUMS", f.path)),
         Some(rec) if *rec != f.sha256 => reasons.push(format!(
@@ -235,6 +300,9 @@ fn artefact_action(a: &Artefact, host: &HostState, now: DateTime<Utc>) -> (Actio
             ));
         }
     }
+    if reasons.is_empty() && f.manifest.is_none() {
+        reasons_noop_note = Some(" (accepted: cutter did not make it, it has no manifest)");
+    }
     if reasons.is_empty() {
         let how = if f.verified_now {
             "hashed now".to_string()
@@ -250,17 +318,18 @@ fn artefact_action(a: &Artefact, host: &HostState, now: DateTime<Utc>) -> (Actio
         return (
             Action::Noop,
             vec![format!(
-                "`{}` ({} bytes, SHA-256 {}) matches SHA256SUMS ({how})",
+                "`{}` ({} bytes, SHA-256 {}) matches SHA256SUMS ({how}){}",
                 f.path,
                 f.size,
-                short(&f.sha256)
+                short(&f.sha256),
+                reasons_noop_note.unwrap_or("")
             )],
         );
     }
     if !a.path.is_dated() && f.manifest.is_none() {
         reasons.push(format!(
-            "`{}` was not made by cutter: refusing to overwrite it",
-            f.path
+            "`{}` was not made by cutter: refusing to overwrite it (`--replace {}` overwrites it)",
+            f.path, a.name
         ));
         return (Action::Conflict, reasons);
     }
@@ -454,4 +523,43 @@ fn standing(plan: &Plan, states: &HashMap<String, HostState>) -> Vec<Standing> {
         }
     }
     out
+}
+
+/// The files retention deletes: matches cutter made (a manifest beside them)
+/// beyond the newest `keep.last` and older than `keep.within`; never the
+/// newest, never one cutter did not make. When the artefact is made anew in
+/// this apply, the new file counts among the kept.
+pub fn prune_list(a: &Artefact, host: &HostState, now: DateTime<Utc>, remade: bool) -> Vec<String> {
+    let Some(keep) = a.keep else {
+        return Vec::new();
+    };
+    let Some(state) = host.artefacts.get(&a.name) else {
+        return Vec::new();
+    };
+    let mut dated: Vec<(DateTime<Utc>, &String, bool)> = state
+        .all
+        .iter()
+        .filter_map(|(p, mine)| a.path.time_of(p).map(|t| (t, p, *mine)))
+        .collect();
+    dated.sort_by(|x, y| y.0.cmp(&x.0).then_with(|| y.1.cmp(x.1)));
+    let keep_existing = if remade {
+        keep.last.saturating_sub(1)
+    } else {
+        keep.last
+    }
+    .max(usize::from(!remade));
+    dated
+        .iter()
+        .enumerate()
+        .filter(|(i, (t, _, mine))| {
+            *mine
+                && *i >= keep_existing
+                && keep.within.is_none_or(|w| {
+                    now.signed_duration_since(*t)
+                        .to_std()
+                        .is_ok_and(|age| age > w)
+                })
+        })
+        .map(|(_, (_, p, _))| (*p).clone())
+        .collect()
 }

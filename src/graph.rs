@@ -22,6 +22,8 @@ pub enum StepKind {
     Container,
     Check,
     Teardown,
+    /// Retention: delete older files of a timestamped artefact.
+    Prune,
     GuardBefore,
     GuardAfter,
 }
@@ -74,6 +76,11 @@ impl StepGraph {
                 let n = g.main(&check.name).unwrap();
                 g.graph.add_edge(n, teardown, "checked before teardown");
             }
+        }
+        for a in plan.artefacts.values().filter(|a| a.keep.is_some()) {
+            let prune = g.add(&a.name, StepKind::Prune, &a.host);
+            let main = g.main(&a.name).unwrap();
+            g.graph.add_edge(main, prune, "then prunes older");
         }
         for d in &plan.deps {
             if let (Some(a), Some(b)) = (g.main(&d.before), g.main(&d.after)) {
@@ -253,6 +260,7 @@ pub fn step_id(kind: StepKind, resource: &str) -> String {
         StepKind::Container => "container",
         StepKind::Check => "check",
         StepKind::Teardown => "teardown",
+        StepKind::Prune => "prune",
         StepKind::GuardBefore => "guard-before",
         StepKind::GuardAfter => "guard-after",
     };

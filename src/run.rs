@@ -26,8 +26,10 @@ use crate::remote::{self, Transport};
 use crate::render::{self, PlanView};
 use crate::report;
 
-/// How many hosts are connected to and observed at once.
-const HOST_CONCURRENCY: usize = 16;
+/// How many hosts are connected to and observed at once: below sshd's
+/// default `MaxStartups` (10), so that many plan hosts behind one server do
+/// not get their connections dropped.
+const HOST_CONCURRENCY: usize = 8;
 
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
@@ -115,10 +117,13 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
             target,
             detailed_exitcode,
             verify,
+            replace,
         } => {
             let (plan, overrides) = load(&plan, &inputs, printer)?;
             check_target(&plan, target.as_deref())?;
-            let session = Session::open(&plan, printer, verify_mode(verify)).await?;
+            let replace = replace_set(&plan, &replace)?;
+            let mut session = Session::open(&plan, printer, verify_mode(verify)).await?;
+            session.replace = replace;
             let result = async {
                 let (diff, mut view) = session.plan(target.as_deref())?;
                 view.vars = overrides.values();
@@ -170,9 +175,11 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
             report_dir,
             sign_key,
             acknowledge,
+            replace,
         } => {
             let opts = ApplyOptions {
                 inputs,
+                replace,
                 yes,
                 parallelism,
                 target,
@@ -296,6 +303,54 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
             }
             .await;
             t.close().await;
+            result
+        }
+        Command::Status {
+            plan,
+            inputs,
+            format,
+        } => {
+            let (plan, _) = load(&plan, &inputs, printer)?;
+            let session = Session::open(&plan, printer, observe::Verify::AsNeeded).await?;
+            let result = session.status(format);
+            session.close().await;
+            result
+        }
+        Command::Destroy {
+            plan,
+            name,
+            inputs,
+            yes,
+            lock_wait,
+        } => {
+            let (plan, _) = load(&plan, &inputs, printer)?;
+            let Some(c) = plan.containers.get(&name) else {
+                let known: Vec<String> = plan
+                    .containers
+                    .values()
+                    .filter(|c| c.lifecycle == crate::plan::Lifecycle::Persistent)
+                    .map(|c| format!("`{}`", c.name))
+                    .collect();
+                return Err(miette!(
+                    code = "cutter::unknown_target",
+                    "cannot destroy `{name}`: no container of that name (persistent containers: {})",
+                    if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    }
+                ));
+            };
+            if c.lifecycle != crate::plan::Lifecycle::Persistent {
+                return Err(miette!(
+                    code = "cutter::destroy",
+                    "`{name}` is ephemeral: cutter removes it after its checks on every apply"
+                ));
+            }
+            let c = c.clone();
+            let session = Session::open(&plan, printer, observe::Verify::AsNeeded).await?;
+            let result = session.destroy(&c, yes, lock_wait, printer).await;
+            session.close().await;
             result
         }
         Command::Completions { shell } => {
@@ -474,6 +529,29 @@ struct Session<'a> {
     now: chrono::DateTime<chrono::Utc>,
     /// Which artefacts observation hashes in full.
     verify: observe::Verify,
+    /// Resources made again on request (`--replace`).
+    replace: BTreeSet<String>,
+}
+
+/// `--replace` names must be artefacts or containers of the plan.
+fn replace_set(plan: &Plan, names: &[String]) -> Result<BTreeSet<String>> {
+    for n in names {
+        if !plan.artefacts.contains_key(n) && !plan.containers.contains_key(n) {
+            let mut known: Vec<String> = plan
+                .artefacts
+                .keys()
+                .chain(plan.containers.keys())
+                .map(|k| format!("`{k}`"))
+                .collect();
+            known.sort();
+            return Err(miette!(
+                code = "cutter::unknown_replace",
+                "cannot replace `{n}`: no artefact or container of that name (the plan has {})",
+                known.join(", ")
+            ));
+        }
+    }
+    Ok(names.iter().cloned().collect())
 }
 
 fn verify_mode(all: bool) -> observe::Verify {
@@ -515,6 +593,7 @@ impl<'a> Session<'a> {
             states: HashMap::new(),
             now: crate::clock::now(),
             verify,
+            replace: BTreeSet::new(),
         };
         if let Some(e) = first_error {
             session.close().await;
@@ -558,7 +637,13 @@ impl<'a> Session<'a> {
     }
 
     fn diff(&self) -> Diff {
-        diff::diff(self.plan, &self.graph, &self.states, self.now)
+        diff::diff_replacing(
+            self.plan,
+            &self.graph,
+            &self.states,
+            self.now,
+            &self.replace,
+        )
     }
 
     /// Steps a `--target` keeps: the target, what it depends on, the
@@ -608,6 +693,7 @@ impl<'a> Session<'a> {
         }
         let mut view = render::view(self.plan, &self.graph, &diff, &self.states, self.now);
         view.target = target.map(str::to_string);
+        view.replace = self.replace.iter().cloned().collect();
         Ok((diff, view))
     }
 
@@ -646,6 +732,178 @@ impl<'a> Session<'a> {
 
     async fn close(&self) {
         futures::future::join_all(self.transports.values().map(|t| t.close())).await;
+    }
+
+    /// What the hosts hold, without planning.
+    fn status(&self, format: crate::cli::StatusFormat) -> Result<ExitStatus> {
+        use std::fmt::Write as _;
+        if let crate::cli::StatusFormat::Json = format {
+            let states: std::collections::BTreeMap<&String, &HostState> =
+                self.states.iter().collect();
+            stdout(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&states).into_diagnostic()?
+            ))?;
+            return Ok(ExitStatus::Success);
+        }
+        let now = crate::clock::now().timestamp();
+        let mut s = String::new();
+        for host in self.plan.used_hosts() {
+            let Some(state) = self.states.get(&host.name) else {
+                continue;
+            };
+            let _ = writeln!(s, "host {}", host.name);
+            if let Some(l) = &state.lock {
+                let _ = writeln!(s, "  locked by {l}");
+            }
+            for (name, a) in &state.artefacts {
+                match &a.newest {
+                    Some(f) => {
+                        let _ = writeln!(
+                            s,
+                            "  artefact {name}: {} ({} bytes, {} match(es), modified {} ago, {})",
+                            f.path,
+                            f.size,
+                            a.matches,
+                            humantime::format_duration(std::time::Duration::from_secs(
+                                (now - f.mtime).max(0) as u64
+                            )),
+                            match f.verified_at {
+                                Some(_) if f.verified_now => format!(
+                                    "hashed now, {}",
+                                    if f.recorded_sha256.as_deref() == Some(&f.sha256) {
+                                        "matches SHA256SUMS"
+                                    } else {
+                                        "DOES NOT match SHA256SUMS"
+                                    }
+                                ),
+                                Some(t) => format!(
+                                    "last hashed {} ago",
+                                    humantime::format_duration(std::time::Duration::from_secs(
+                                        (now - t).max(0) as u64
+                                    ))
+                                ),
+                                None => "never hashed".into(),
+                            }
+                        );
+                    }
+                    None => {
+                        let _ = writeln!(s, "  artefact {name}: missing");
+                    }
+                }
+            }
+            for c in self
+                .plan
+                .containers
+                .values()
+                .filter(|c| c.host == host.name)
+            {
+                let seen = state
+                    .docker
+                    .as_ref()
+                    .and_then(|d| d.container(&c.docker_name));
+                let _ = writeln!(
+                    s,
+                    "  container {} ({}): {}",
+                    c.name,
+                    c.docker_name,
+                    seen.map_or("absent".to_string(), |x| format!(
+                        "{} {} (image {})",
+                        x.state,
+                        crate::diff::short(&x.id),
+                        x.image
+                    ))
+                );
+            }
+            for (step, f) in &state.failures {
+                let _ = writeln!(
+                    s,
+                    "  standing failure {step}: {}",
+                    f.get("error").and_then(|e| e.as_str()).unwrap_or("")
+                );
+            }
+        }
+        stdout(&s)?;
+        Ok(ExitStatus::Success)
+    }
+
+    /// Remove a persistent container cutter made, with its volume and its
+    /// network when unused, under the host lock.
+    async fn destroy(
+        &self,
+        c: &crate::plan::Container,
+        yes: bool,
+        lock_wait: Option<Duration>,
+        printer: &Printer,
+    ) -> Result<ExitStatus> {
+        let docker = self.states[&c.host].docker.as_ref();
+        let Some(found) = docker.and_then(|d| d.container(&c.docker_name)) else {
+            printer.status(
+                "Unchanged",
+                &format!("no container `{}` on host `{}`", c.docker_name, c.host),
+            );
+            return Ok(ExitStatus::Success);
+        };
+        if found
+            .labels
+            .get(crate::plan::MANAGED_LABEL)
+            .map(String::as_str)
+            != Some("true")
+        {
+            return Err(miette!(
+                code = "cutter::conflict",
+                "`{}` on host `{}` was not created by cutter: refusing to remove it",
+                c.docker_name,
+                c.host
+            ));
+        }
+        printer.status(
+            "Destroy",
+            &format!(
+                "container `{}` ({}) on host `{}`, its volume `{}` and its network `{}` if unused",
+                c.docker_name,
+                crate::diff::short(&found.id),
+                c.host,
+                c.volume,
+                c.network
+            ),
+        );
+        if !yes {
+            if !std::io::stdin().is_terminal() {
+                return Err(miette!(
+                    code = "cutter::confirm",
+                    help = "pass `--yes` to destroy without a prompt",
+                    "refusing to destroy without confirmation: standard input is not a terminal"
+                ));
+            }
+            eprint!("Destroy it? Only `yes` is accepted: ");
+            let _ = std::io::stderr().flush();
+            let mut answer = String::new();
+            std::io::stdin().read_line(&mut answer).into_diagnostic()?;
+            if answer.trim() != "yes" {
+                printer.status("Cancelled", "nothing was destroyed");
+                return Ok(ExitStatus::Failure);
+            }
+        }
+        let t = self.transports[&c.host].clone();
+        let holder = lock::holder(&self.plan.file.display().to_string());
+        let locked = lock::acquire(t.as_ref(), &holder, lock_wait.unwrap_or_default()).await?;
+        let script = apply::script::teardown(c);
+        let out = t.run(&script.body(), None).await;
+        if locked {
+            lock::release(t.as_ref(), &holder).await;
+        }
+        let out = out?;
+        if !out.success() {
+            return Err(miette!(
+                code = "cutter::destroy",
+                "destroying `{}` failed: {}",
+                c.docker_name,
+                out.stderr_tail()
+            ));
+        }
+        printer.status("Destroyed", &format!("{} on {}", c.docker_name, c.host));
+        Ok(ExitStatus::Success)
     }
 
     /// Clear standing failures the operator dealt with; each must stand.
@@ -704,6 +962,7 @@ struct ApplyOptions {
     report_dir: PathBuf,
     sign_key: Option<PathBuf>,
     acknowledge: Vec<String>,
+    replace: Vec<String>,
 }
 
 async fn apply(path: &Path, opts: &ApplyOptions, printer: &Printer) -> Result<ExitStatus> {
@@ -761,7 +1020,24 @@ async fn apply(path: &Path, opts: &ApplyOptions, printer: &Printer) -> Result<Ex
             plan_path.display()
         ));
     }
+    // A saved plan replaces exactly what was reviewed.
+    let wanted = match &saved {
+        Some(v) if !opts.replace.is_empty() && opts.replace != v.replace => {
+            return Err(miette!(
+                code = "cutter::saved_plan_contract",
+                help = "run `cutter plan --replace ... -o` again and review the new plan",
+                "the saved plan `{}` was made with --replace {:?}, not {:?}",
+                path.display(),
+                v.replace,
+                opts.replace
+            ));
+        }
+        Some(v) => v.replace.clone(),
+        None => opts.replace.clone(),
+    };
+    let replace = replace_set(&plan, &wanted)?;
     let mut session = Session::open(&plan, printer, observe::Verify::AsNeeded).await?;
+    session.replace = replace;
     if let Some(v) = &saved
         && let Ok(t) = chrono::DateTime::parse_from_rfc3339(&v.generated_at)
     {

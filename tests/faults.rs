@@ -121,3 +121,26 @@ fn a_dead_holders_lock_is_not_stale_while_its_step_runs() {
     );
     assert!(out.join("a.txt").exists());
 }
+
+/// Off a terminal, a running step prints a heartbeat line (step, elapsed)
+/// at least every 30 s, so a CI log never looks hung.
+#[test]
+fn a_long_step_prints_heartbeats_off_a_terminal() {
+    let t = Test::new();
+    let out = t.path().join("out");
+    let home = t.path().display().to_string();
+    let t = t
+        .plan(&format!(
+            "[hosts.here]\nlocal = true\n[artefacts.slow]\npath = \"{}/slow.txt\"\ncommand = \"sleep 3; echo slow\"\n",
+            out.display()
+        ))
+        .env("HOME", &home)
+        .env("CUTTER_HEARTBEAT_SECS", "1")
+        .args(&["apply", "--yes", "plan.toml"]);
+    let r = t.status(0);
+    assert!(
+        r.stderr.contains("Running artefact.slow for"),
+        "no heartbeat:\n{}",
+        r.stderr
+    );
+}

@@ -12,6 +12,7 @@ mod fuzz;
 mod init;
 mod inputs;
 mod isolation;
+mod lifecycle;
 mod local;
 mod render;
 mod schema;

@@ -237,3 +237,22 @@ fn changed_host_key_is_refused() {
         ],
     );
 }
+
+/// Many plan hosts behind one server: connections are bounded and a server
+/// that drops some before authentication (sshd's MaxStartups) is retried, so
+/// the whole plan applies.
+#[test]
+fn many_hosts_behind_one_server() {
+    let t = StackTest::new("manyhosts");
+    let root = &t.remote_root;
+    let mut plan = String::new();
+    for i in 0..30 {
+        plan.push_str(&format!(
+            "[hosts.h{i}]\nssh = \"cutter-test-vps\"\n[artefacts.a{i}]\nhost = \"h{i}\"\npath = \"{root}/a{i}.txt\"\ncommand = \"echo {i}\"\n"
+        ));
+    }
+    t.plan(&plan);
+    let r = t.expect(&["apply", "--yes", "plan.toml"], 0);
+    assert!(r.stderr.contains("Observed 30 host(s)"), "{}", r.stderr);
+    t.expect(&["drift", "plan.toml"], 0);
+}

@@ -33,6 +33,19 @@ use crate::remote::{Output, Transport};
 
 pub use script::Script;
 
+/// Time between heartbeat lines when not on a terminal: 30 s, or less with
+/// `CUTTER_HEARTBEAT_SECS` (1 to 30).
+fn heartbeat_interval() -> Duration {
+    static SECS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    Duration::from_secs(*SECS.get_or_init(|| {
+        std::env::var("CUTTER_HEARTBEAT_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|v| (1..=30).contains(v))
+            .unwrap_or(30)
+    }))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -106,6 +119,7 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
     let mut state = RunState::default();
     let mut set: JoinSet<(NodeIndex, StepOutcome)> = JoinSet::new();
     let mut running: HashMap<NodeIndex, Running> = HashMap::new();
+    let mut last_beat = Instant::now();
 
     loop {
         // Start every step whose pending dependencies are finished.
@@ -231,7 +245,11 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
         let next = tokio::select! {
             r = set.join_next() => r,
             _ = tokio::time::sleep(Duration::from_millis(1000)) => {
-                if ctx.printer.is_live() {
+                // Off a terminal (CI, cron, a log), a heartbeat line per
+                // running step at least every 30 s says it is alive.
+                let beat = !ctx.printer.is_live()
+                    && last_beat.elapsed() >= heartbeat_interval();
+                if ctx.printer.is_live() || beat {
                     // Bytes written so far by long-running producers (dumps).
                     let sizes = futures::future::join_all(running.values().map(|r| async {
                         let file = r.progress_file.as_ref()?;
@@ -240,7 +258,22 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
                         out.stdout_text().trim().parse::<u64>().ok()
                     }))
                     .await;
-                    ctx.printer.progress(running.values().zip(sizes).map(|(r, b)| (r.step.as_str(), r.started.elapsed(), b)).collect());
+                    if beat {
+                        last_beat = Instant::now();
+                        for (r, b) in running.values().zip(sizes) {
+                            ctx.printer.status(
+                                "Running",
+                                &format!(
+                                    "{} for {}s{}",
+                                    r.step,
+                                    r.started.elapsed().as_secs(),
+                                    b.map(|b| format!(", {b} bytes written")).unwrap_or_default()
+                                ),
+                            );
+                        }
+                    } else {
+                        ctx.printer.progress(running.values().zip(sizes).map(|(r, b)| (r.step.as_str(), r.started.elapsed(), b)).collect());
+                    }
                 }
                 continue;
             }
@@ -276,6 +309,7 @@ fn verb(action: Action, kind: StepKind) -> &'static str {
     match (action, kind) {
         (_, StepKind::Check) => "Checking",
         (_, StepKind::Teardown) => "Removing",
+        (_, StepKind::Prune) => "Pruning",
         (_, StepKind::GuardBefore | StepKind::GuardAfter) => "Guarding",
         (Action::Create, _) => "Creating",
         (Action::Replace, _) => "Replacing",

@@ -914,3 +914,26 @@ pub fn describe_query(q: &PgQuery) -> String {
         q.sql.as_str()
     )
 }
+
+/// Retention: delete older files cutter made, each with its manifest,
+/// evidence and verification record, in its own folder under the protected
+/// paths check and the folder's SHA256SUMS lock, dropping their lines so the
+/// folder stays verifiable.
+pub fn prune(plan: &Plan, a: &Artefact, files: &[String]) -> Script {
+    let mut s = Script::default();
+    s.setup.push(ENTER_FN.into());
+    for f in files {
+        let (dir, name) = split_path(f);
+        let q = here(name);
+        s.commands.push(format!(
+            "( {}; {}; [ -f {q}.cutter.json ] || {{ echo {} >&2; exit 7; }}; rm -f -- {q} {q}.*.json {}; {}; {} )",
+            enter(dir, &plan.hosts[&a.host].protected),
+            sums_lock(),
+            quote(&format!("`{f}` has no cutter manifest any more: not deleting it")),
+            here(&format!(".{name}.cutter-verified")),
+            sums_rewrite(name, false),
+            sums_unlock(),
+        ));
+    }
+    s
+}

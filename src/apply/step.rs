@@ -164,6 +164,19 @@ pub fn build(
             }
             s
         }
+        StepKind::Prune => {
+            let a = &plan.artefacts[&step.resource];
+            let remade = inputs
+                .diff
+                .get(&format!("artefact.{}", a.name))
+                .is_some_and(|c| !matches!(c.action, Action::Noop | Action::Conflict));
+            let host = inputs
+                .states
+                .get(&a.host)
+                .ok_or_else(|| format!("host `{}` was not observed", a.host))?;
+            let files = crate::diff::prune_list(a, host, inputs.now, remade);
+            script::prune(plan, a, &files)
+        }
         StepKind::GuardBefore | StepKind::GuardAfter => {
             let g = &plan.guards[&step.resource];
             match &g.kind {
@@ -200,7 +213,7 @@ pub fn timeout(plan: &Plan, graph: &StepGraph, id: &str) -> std::time::Duration 
         StepKind::Artefact => plan.artefacts[&step.resource].timeout,
         StepKind::Container => plan.containers[&step.resource].timeout,
         StepKind::Check => plan.checks[&step.resource].timeout,
-        StepKind::Teardown => Duration::from_secs(300),
+        StepKind::Teardown | StepKind::Prune => Duration::from_secs(300),
         StepKind::GuardBefore | StepKind::GuardAfter => Duration::from_secs(600),
     }
 }

@@ -39,6 +39,10 @@ pub struct ArtefactState {
     pub matches: usize,
     /// The newest match, if any.
     pub newest: Option<FileState>,
+    /// Every match with whether cutter made it (only for artefacts with
+    /// retention), in glob order.
+    #[serde(default)]
+    pub all: Vec<(String, bool)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -286,6 +290,7 @@ fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState, String> {
     let mut sums: HashMap<String, HashMap<String, String>> = HashMap::new();
     let mut stats: HashMap<String, Meta> = HashMap::new();
     let mut verified: HashMap<usize, Verified> = HashMap::new();
+    let mut all: HashMap<usize, Vec<(String, bool)>> = HashMap::new();
     let mut newest: HashMap<usize, (usize, String)> = HashMap::new();
     while let Some(count) = fields.next() {
         if count.is_empty() {
@@ -313,6 +318,11 @@ fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState, String> {
             }
             "S" if n == 3 => {
                 sums.insert(rec[1].clone(), parse_sums(&rec[2]));
+            }
+            "O" if n == 4 => {
+                all.entry(index(&rec[1])?)
+                    .or_default()
+                    .push((rec[2].clone(), rec[3] == "1"));
             }
             "E" if n == 4 => {
                 if let Ok(v) = serde_json::from_str(&rec[3]) {
@@ -407,6 +417,7 @@ fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState, String> {
             ArtefactState {
                 matches,
                 newest: Some(file),
+                all: all.remove(&i).unwrap_or_default(),
             },
         );
     }

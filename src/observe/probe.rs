@@ -96,9 +96,18 @@ pub fn probe_script(plan: &Plan, host: &str) -> String {
         .filter(|a| a.host == host)
         .enumerate()
     {
+        // With retention, every match is listed, and whether cutter made it
+        // (a manifest beside it).
+        let each = if a.keep.is_some() {
+            format!(
+                " if [ -f \"$f.cutter.json\" ]; then r O {i} \"$f\" 1; else r O {i} \"$f\" 0; fi;"
+            )
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             s,
-            "n=0; last=; for f in {}; do [ -f \"$f\" ] || continue; n=$((n+1)); last=$f; done; if [ -n \"$last\" ]; then found {i} \"$n\" \"$last\"; set -- \"$@\" \"$last\"; else r A {i} 0; fi",
+            "n=0; last=; for f in {}; do [ -f \"$f\" ] || continue;{each} n=$((n+1)); last=$f; done; if [ -n \"$last\" ]; then found {i} \"$n\" \"$last\"; set -- \"$@\" \"$last\"; else r A {i} 0; fi",
             a.path.glob()
         );
     }

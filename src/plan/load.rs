@@ -1208,9 +1208,35 @@ impl Loader<'_> {
         let verify_every = self
             .duration(a.verify_every.as_ref())
             .unwrap_or(Duration::from_secs(7 * 24 * 3600));
+        let keep = match &a.keep {
+            None => None,
+            Some(k) => {
+                let last = match &k.last {
+                    Some(l) if (1..=100_000).contains(l.get_ref()) => *l.get_ref() as usize,
+                    Some(l) => {
+                        self.diags
+                            .error(
+                                "range",
+                                format!("`keep.last` = {} is out of range", l.get_ref()),
+                            )
+                            .label(l.span(), "1 or more: the newest file is always kept");
+                        1
+                    }
+                    None => 1,
+                };
+                let within = self.duration(k.within.as_ref());
+                Some(Keep { last, within })
+            }
+        };
         let host = host?;
         let path = path?;
         let display = path.display();
+        if let (Some(_), false) = (&a.keep, path.is_dated()) {
+            self.diags
+                .error("keep", format!("artefact `{}` keeps older files, but has only one", name.get_ref()))
+                .label(a.path.span(), "no `{{ timestamp }}` or `{{ date }}` here")
+                .help("retention is for timestamped artefacts: every apply of a fixed path replaces the one file");
+        }
         self.check_path(&a.path, &display, name.get_ref());
         if let Some(stderr) = &a.stderr
             && (stderr.get_ref().contains('/')
@@ -1324,6 +1350,7 @@ impl Loader<'_> {
             max_age,
             timeout,
             verify_every,
+            keep,
             after: a.after.iter().map(|x| x.get_ref().clone()).collect(),
         })
     }

@@ -172,7 +172,17 @@ pub struct Artefact {
     pub timeout: Duration,
     #[serde(skip)]
     pub verify_every: Duration,
+    /// Retention of older files (timestamped artefacts only).
+    #[serde(skip)]
+    pub keep: Option<Keep>,
     pub after: Vec<String>,
+}
+
+/// Keep the newest `last` files and everything taken `within`.
+#[derive(Debug, Clone, Copy)]
+pub struct Keep {
+    pub last: usize,
+    pub within: Option<Duration>,
 }
 
 /// Where a step's operation runs.

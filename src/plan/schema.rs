@@ -137,10 +137,26 @@ pub struct RawArtefact {
     /// drift hash it again. `--verify` hashes everything now.
     #[schemars(with = "Option<String>")]
     pub verify_every: Option<Spanned<String>>,
+    /// Retention for a timestamped artefact: older files cutter made are
+    /// deleted (shown as destroys in the plan), keeping the newest `last`
+    /// and everything taken `within` this long.
+    pub keep: Option<RawKeep>,
     /// Resources that must be in place first.
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub after: Vec<Spanned<String>>,
+}
+
+/// How many older files of a timestamped artefact to keep.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawKeep {
+    /// Keep at least the newest this many (at least 1).
+    #[schemars(with = "Option<u32>")]
+    pub last: Option<Spanned<i64>>,
+    /// Keep everything taken within this long, e.g. `"14d"`.
+    #[schemars(with = "Option<String>")]
+    pub within: Option<Spanned<String>>,
 }
 
 /// `pg_dump`, composed by cutter from these fields only.

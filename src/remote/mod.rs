@@ -114,11 +114,40 @@ pub trait Transport: Send + Sync {
 }
 
 /// Open the transport for a host (for SSH: the master connection).
+///
+/// A server that drops connections it has not yet authenticated because too
+/// many arrive at once (sshd's `MaxStartups`, hit when a plan has many hosts
+/// behind one server) is retried a few times with a pause; any other failure
+/// is reported at once.
 pub async fn connect(host: &Host) -> Result<Arc<dyn Transport>, RemoteError> {
     match &host.connection {
         Connection::Local => Ok(Arc::new(Local::new(&host.name))),
-        Connection::Ssh(target) => Ok(Arc::new(Ssh::connect(&host.name, target).await?)),
+        Connection::Ssh(target) => {
+            let mut attempt = 0u64;
+            loop {
+                match Ssh::connect(&host.name, target).await {
+                    Ok(s) => return Ok(Arc::new(s)),
+                    Err(RemoteError::Unreachable { detail, .. })
+                        if attempt < 4 && dropped_before_auth(&detail) =>
+                    {
+                        attempt += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(
+                            200 * attempt + u64::from(std::process::id() % 97),
+                        ))
+                        .await;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
     }
+}
+
+/// Whether ssh says the server closed the connection before authentication.
+fn dropped_before_auth(detail: &str) -> bool {
+    detail.contains("kex_exchange_identification")
+        || detail.contains("Connection reset by peer")
+        || detail.contains("Connection closed by remote host")
 }
 
 pub use crate::shell::quote;

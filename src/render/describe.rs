@@ -92,6 +92,19 @@ pub fn step(inputs: &Inputs<'_>, id: &str) -> Vec<Detail> {
                 .and_then(|r| inputs.artefact_file(&r.artefact));
             teardown(c, tested.as_deref())
         }
+        StepKind::Prune => {
+            let a = &plan.artefacts[&step.resource];
+            let remade = inputs
+                .diff
+                .get(&format!("artefact.{}", a.name))
+                .is_some_and(|c| !matches!(c.action, Action::Noop | Action::Conflict));
+            let files = inputs
+                .states
+                .get(&a.host)
+                .map(|h| crate::diff::prune_list(a, h, inputs.now, remade))
+                .unwrap_or_default();
+            prune(a, &files)
+        }
         StepKind::GuardBefore | StepKind::GuardAfter => guard(
             plan,
             &plan.guards[&step.resource].kind,
@@ -154,6 +167,35 @@ fn artefact(plan: &Plan, a: &Artefact, path: &str) -> Vec<Detail> {
             "SHA-256 in `SHA256SUMS` and the manifest {} beside it",
             code(&format!("{name}.cutter.json"))
         ),
+    ));
+    out
+}
+
+/// Retention: the older files cutter made, deleted.
+fn prune(a: &Artefact, files: &[String]) -> Vec<Detail> {
+    let mut out = Vec::new();
+    if let Some(keep) = a.keep {
+        let within = keep.within.map_or(String::new(), |w| {
+            format!(
+                " and every one taken within {}",
+                humantime::format_duration(w)
+            )
+        });
+        out.push(detail(
+            "keeps",
+            format!("the newest {} file(s){within}", keep.last),
+        ));
+    }
+    out.push(detail(
+        "deletes",
+        format!(
+            "{} older file(s) cutter made, with their manifests, evidence and `SHA256SUMS` lines",
+            files.len()
+        ),
+    ));
+    out.push(detail(
+        "never",
+        "a file cutter did not make, or one under a protected path",
     ));
     out
 }

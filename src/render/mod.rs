@@ -43,6 +43,9 @@ pub struct PlanView {
     /// Failures of earlier applies that still stand on the hosts.
     #[serde(default)]
     pub standing: Vec<crate::diff::Standing>,
+    /// What the plan makes again on request (`--replace`).
+    #[serde(default)]
+    pub replace: Vec<String>,
     /// Variables set with `--var`/`--var-file` (name → value); a saved plan
     /// is applied with them. Absent when none were set.
     #[serde(default, skip_serializing_if = "indexmap::IndexMap::is_empty")]
@@ -199,6 +202,7 @@ pub fn view(
         mermaid: graph.to_mermaid(),
         target: None,
         standing: diff.standing.clone(),
+        replace: Vec::new(),
         vars: indexmap::IndexMap::new(),
     }
 }
