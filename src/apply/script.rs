@@ -581,6 +581,22 @@ fn own_ids(var: &str, docker_name: &str) -> String {
     )
 }
 
+/// Remove cutter's own container called like `c` and its volume, found by
+/// exact name and the managed label (never anything else).
+fn remove_own(c: &Container) -> [String; 2] {
+    [
+        format!(
+            "{}; [ -z \"$old\" ] || docker rm -f -v $old > /dev/null",
+            own_ids("old", &c.docker_name)
+        ),
+        format!(
+            "if {}; then docker volume rm -- {} > /dev/null; fi",
+            own_volume_test(&c.volume),
+            quote(&c.volume)
+        ),
+    ]
+}
+
 /// Whether cutter's own volume `name` exists (exact name, managed label).
 fn own_volume_test(name: &str) -> String {
     format!(
@@ -619,14 +635,7 @@ pub fn container(
         if c.lifecycle == Lifecycle::Ephemeral || replace {
             // A leftover of an interrupted test, or a copy being made again:
             // cutter's own, found by label.
-            s.commands.push(format!(
-                "{}; [ -z \"$old\" ] || docker rm -f -v $old > /dev/null",
-                own_ids("old", &c.docker_name)
-            ));
-            s.commands.push(format!(
-                "if {}; then docker volume rm -- {vol} > /dev/null; fi",
-                own_volume_test(&c.volume)
-            ));
+            s.commands.extend(remove_own(c));
         }
         s.commands.push(format!(
             "{}; [ -n \"$netid\" ] || netid=$(docker network create --driver bridge --label {managed} -- {net})",
@@ -702,16 +711,8 @@ pub fn container(
 /// other container uses it) — only what carries cutter's label — then prove
 /// they are gone.
 pub fn teardown(c: &Container) -> Script {
-    let vol = quote(&c.volume);
     let mut s = Script::default();
-    s.commands.push(format!(
-        "{}; [ -z \"$old\" ] || docker rm -f -v $old > /dev/null",
-        own_ids("old", &c.docker_name)
-    ));
-    s.commands.push(format!(
-        "if {}; then docker volume rm -- {vol} > /dev/null; fi",
-        own_volume_test(&c.volume)
-    ));
+    s.commands.extend(remove_own(c));
     s.commands.push(format!(
         "{}; if [ -n \"$netid\" ] && [ -z \"$(docker network inspect -f '{{{{range .Containers}}}}x{{{{end}}}}' \"$netid\" 2>/dev/null)\" ]; then docker network rm \"$netid\" > /dev/null; fi",
         own_network_id("netid", &c.network)

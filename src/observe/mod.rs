@@ -306,25 +306,28 @@ fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState, String> {
         let index = |s: &str| -> Result<usize, String> {
             s.parse().map_err(|_| "bad artefact index".to_string())
         };
-        match rec[0].as_str() {
-            "A" if n == 3 => {
+        use probe::Record;
+        match Record::from_tag(&rec[0])
+            .ok_or_else(|| format!("unexpected probe record `{}`", rec[0]))?
+        {
+            Record::Artefact if n == 3 => {
                 index(&rec[1])?;
             }
-            "A" if n == 4 => {
+            Record::Artefact if n == 4 => {
                 newest.insert(
                     index(&rec[1])?,
                     (rec[2].parse().unwrap_or(0), rec[3].clone()),
                 );
             }
-            "S" if n == 3 => {
+            Record::Sums if n == 3 => {
                 sums.insert(rec[1].clone(), parse_sums(&rec[2]));
             }
-            "O" if n == 4 => {
+            Record::Match if n == 4 => {
                 all.entry(index(&rec[1])?)
                     .or_default()
                     .push((rec[2].clone(), rec[3] == "1"));
             }
-            "E" if n == 4 => {
+            Record::Evidence if n == 4 => {
                 if let Ok(v) = serde_json::from_str(&rec[3]) {
                     evidence
                         .entry(index(&rec[1])?)
@@ -332,7 +335,7 @@ fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState, String> {
                         .insert(rec[2].clone(), v);
                 }
             }
-            "T" => {
+            Record::Stat => {
                 for entry in &rec[1..] {
                     let mut parts = entry.splitn(5, ' ');
                     if let (Some(size), Some(mtime), Some(inode), Some(ctime), Some(path)) = (
@@ -347,12 +350,12 @@ fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState, String> {
                     }
                 }
             }
-            "V" if n == 3 => {
+            Record::Verified if n == 3 => {
                 if let Some(v) = Verified::parse(&rec[2]) {
                     verified.insert(index(&rec[1])?, v);
                 }
             }
-            "D" if n == 4 => {
+            Record::Docker if n == 4 => {
                 let docker = state.docker.get_or_insert_with(DockerState::default);
                 let text = &rec[3];
                 // `inspect` of several objects exits 1 when one vanished after
@@ -369,14 +372,14 @@ fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState, String> {
                     _ => {}
                 }
             }
-            "M" => {
+            Record::Missing => {
                 return Err(format!(
                     "`{}` is not installed on the host (command not found)",
                     rec.get(1).map_or("docker", |s| s)
                 ));
             }
-            "L" if n == 2 => state.lock = Some(rec[1].clone()),
-            "F" if n == 3 => {
+            Record::Lock if n == 2 => state.lock = Some(rec[1].clone()),
+            Record::Failure if n == 3 => {
                 // `<plan>.<step>.json`, where the step id is `kind.name`.
                 let step = rec[1]
                     .strip_suffix(".json")
@@ -386,7 +389,7 @@ fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState, String> {
                     state.failures.insert(step, v);
                 }
             }
-            other => return Err(format!("unexpected probe record `{other}`")),
+            other => return Err(format!("malformed probe record `{other:?}` ({n} fields)")),
         }
     }
     for (i, (matches, path)) in newest {
@@ -532,19 +535,6 @@ fn unescape_sum_name(name: &str) -> String {
         }
     }
     out
-}
-
-/// One `SHA256SUMS` line for `name`, as `sha256sum` writes it (escaped when needed).
-pub fn sums_line(hash: &str, name: &str) -> String {
-    if name.contains('\\') || name.contains('\n') || name.contains('\r') {
-        let escaped = name
-            .replace('\\', "\\\\")
-            .replace('\n', "\\n")
-            .replace('\r', "\\r");
-        format!("\\{hash}  {escaped}\n")
-    } else {
-        format!("{hash}  {name}\n")
-    }
 }
 
 #[derive(Deserialize)]
@@ -696,7 +686,8 @@ mod tests {
     fn sums_round_trip_odd_names() {
         let h = "a".repeat(64);
         for name in ["plain.dump", "with space", "new\nline", "back\\slash"] {
-            let line = sums_line(&h, name);
+            let (escaped_name, escaped) = crate::apply::script::sums_name(name);
+            let line = format!("{}{h}  {escaped_name}\n", if escaped { "\\" } else { "" });
             assert_eq!(parse_sums(&line).get(name), Some(&h), "{name:?}");
         }
     }

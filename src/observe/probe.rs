@@ -46,16 +46,16 @@ slurp() { c=; while IFS= read -r l || [ -n "$l" ]; do c="$c$l
 "; done < "$1"; }
 seen=
 found() {
-  r A "$1" "$2" "$3"
+  rec_artefact "$1" "$2" "$3"
   d=${3%/*}
-  case "$seen" in *"//$d//"*) ;; *) seen="$seen//$d//"; if [ -f "$d/SHA256SUMS" ]; then slurp "$d/SHA256SUMS"; r S "$d" "$c"; fi;; esac
+  case "$seen" in *"//$d//"*) ;; *) seen="$seen//$d//"; if [ -f "$d/SHA256SUMS" ]; then slurp "$d/SHA256SUMS"; rec_sums "$d" "$c"; fi;; esac
   for e in "$3".*.json; do
     [ -f "$e" ] || continue
     b=${e##*/}; b=${b#"${3##*/}".}
-    slurp "$e"; r E "$1" "$b" "$c"
+    slurp "$e"; rec_evidence "$1" "$b" "$c"
   done
   v="$d/.${3##*/}.cutter-verified"
-  if [ -f "$v" ]; then slurp "$v"; r V "$1" "$c"; fi
+  if [ -f "$v" ]; then slurp "$v"; rec_verified "$1" "$c"; fi
 }
 dk() {
   out=$("$@" 2>&1); rc=$?
@@ -66,15 +66,15 @@ set --
 
 const DOCKER: &str = r#"if command -v docker >/dev/null 2>&1; then
   ids=$(dk docker ps -aq --no-trunc); rc=$?
-  if [ $rc -ne 0 ]; then r D containers $rc "$ids"; else
-    if [ -n "$ids" ]; then out=$(docker inspect --format "$cf" $ids 2>/dev/null); r D containers $? "$out"; else r D containers 0 ''; fi
+  if [ $rc -ne 0 ]; then rec_docker containers $rc "$ids"; else
+    if [ -n "$ids" ]; then out=$(docker inspect --format "$cf" $ids 2>/dev/null); rec_docker containers $? "$out"; else rec_docker containers 0 ''; fi
     v=$(docker volume ls -q 2>/dev/null)
-    if [ -n "$v" ]; then out=$(docker volume inspect $v 2>/dev/null); r D volumes $? "$out"; else r D volumes 0 ''; fi
+    if [ -n "$v" ]; then out=$(docker volume inspect $v 2>/dev/null); rec_docker volumes $? "$out"; else rec_docker volumes 0 ''; fi
     nw=$(docker network ls -q 2>/dev/null)
-    if [ -n "$nw" ]; then out=$(docker network inspect $nw 2>/dev/null); r D networks $? "$out"; else r D networks 0 ''; fi
+    if [ -n "$nw" ]; then out=$(docker network inspect $nw 2>/dev/null); rec_docker networks $? "$out"; else rec_docker networks 0 ''; fi
   fi
 else
-  r M docker
+  rec_missing docker
 fi
 "#;
 
@@ -82,14 +82,101 @@ fi
 /// Checksums are not computed here: the caller hashes only what its
 /// verification records cannot vouch for (see `observe`).
 const FILES: &str = r#"if [ $# -gt 0 ]; then
-  printf '%s\0' "$(($# + 1))" T
+  printf '%s\0' "$(($# + 1))" "$stat_tag"
   stat --printf '%s %.9Y %i %.9Z %n\0' -- "$@"
 fi
 "#;
 
+/// The records the probe writes: a field count, the record's tag, then its
+/// fields, NUL-separated. The writer's shell functions and the parser both
+/// take the tags from here, so the two cannot drift apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record {
+    /// index, count[, newest path]: the matches of an artefact.
+    Artefact,
+    /// folder, content: a `SHA256SUMS`.
+    Sums,
+    /// index, name, content: an evidence file beside the newest match.
+    Evidence,
+    /// index, content: the verification record of the newest match.
+    Verified,
+    /// index, path, made-by-cutter: every match (artefacts with retention).
+    Match,
+    /// `size mtime inode ctime path` of every newest match.
+    Stat,
+    /// what, exit code, output: `docker inspect` of containers, volumes, networks.
+    Docker,
+    /// program: a program the plan needs is missing on the host.
+    Missing,
+    /// holder: the host's apply lock.
+    Lock,
+    /// file name, content: a standing failure.
+    Failure,
+}
+
+impl Record {
+    const ALL: [Record; 10] = [
+        Record::Artefact,
+        Record::Sums,
+        Record::Evidence,
+        Record::Verified,
+        Record::Match,
+        Record::Stat,
+        Record::Docker,
+        Record::Missing,
+        Record::Lock,
+        Record::Failure,
+    ];
+
+    pub fn tag(self) -> &'static str {
+        match self {
+            Record::Artefact => "A",
+            Record::Sums => "S",
+            Record::Evidence => "E",
+            Record::Verified => "V",
+            Record::Match => "O",
+            Record::Stat => "T",
+            Record::Docker => "D",
+            Record::Missing => "M",
+            Record::Lock => "L",
+            Record::Failure => "F",
+        }
+    }
+
+    /// The shell function of the probe that writes this record.
+    fn function(self) -> &'static str {
+        match self {
+            Record::Artefact => "rec_artefact",
+            Record::Sums => "rec_sums",
+            Record::Evidence => "rec_evidence",
+            Record::Verified => "rec_verified",
+            Record::Match => "rec_match",
+            Record::Stat => "rec_stat",
+            Record::Docker => "rec_docker",
+            Record::Missing => "rec_missing",
+            Record::Lock => "rec_lock",
+            Record::Failure => "rec_failure",
+        }
+    }
+
+    pub fn from_tag(tag: &str) -> Option<Record> {
+        Record::ALL.into_iter().find(|r| r.tag() == tag)
+    }
+
+    /// Shell definitions of the writer functions.
+    fn definitions() -> String {
+        let mut s = format!("stat_tag={}\n", Record::Stat.tag());
+        for r in Record::ALL {
+            let _ = writeln!(s, "{}() {{ r {} \"$@\"; }}", r.function(), r.tag());
+        }
+        s
+    }
+}
+
 /// The probe for one host of the plan.
 pub fn probe_script(plan: &Plan, host: &str) -> String {
     let mut s = String::from(PRELUDE);
+    s.push_str(&Record::definitions());
     for (i, a) in plan
         .artefacts
         .values()
@@ -100,14 +187,14 @@ pub fn probe_script(plan: &Plan, host: &str) -> String {
         // (a manifest beside it).
         let each = if a.keep.is_some() {
             format!(
-                " if [ -f \"$f.cutter.json\" ]; then r O {i} \"$f\" 1; else r O {i} \"$f\" 0; fi;"
+                " if [ -f \"$f.cutter.json\" ]; then rec_match {i} \"$f\" 1; else rec_match {i} \"$f\" 0; fi;"
             )
         } else {
             String::new()
         };
         let _ = writeln!(
             s,
-            "n=0; last=; for f in {}; do [ -f \"$f\" ] || continue;{each} n=$((n+1)); last=$f; done; if [ -n \"$last\" ]; then found {i} \"$n\" \"$last\"; set -- \"$@\" \"$last\"; else r A {i} 0; fi",
+            "n=0; last=; for f in {}; do [ -f \"$f\" ] || continue;{each} n=$((n+1)); last=$f; done; if [ -n \"$last\" ]; then found {i} \"$n\" \"$last\"; set -- \"$@\" \"$last\"; else rec_artefact {i} 0; fi",
             a.path.glob()
         );
     }
@@ -121,12 +208,12 @@ pub fn probe_script(plan: &Plan, host: &str) -> String {
     }
     let _ = writeln!(
         s,
-        "[ -f \"{LOCK_DIR}/holder\" ] && r L \"$(cat \"{LOCK_DIR}/holder\")\""
+        "[ -f \"{LOCK_DIR}/holder\" ] && rec_lock \"$(cat \"{LOCK_DIR}/holder\")\""
     );
     // Failures of earlier applies of this plan that still stand.
     let _ = writeln!(
         s,
-        "for f in \"{FAILURES_DIR}\"/{}.*.json; do [ -f \"$f\" ] || continue; slurp \"$f\"; r F \"${{f##*/}}\" \"$c\"; done",
+        "for f in \"{FAILURES_DIR}\"/{}.*.json; do [ -f \"$f\" ] || continue; slurp \"$f\"; rec_failure \"${{f##*/}}\" \"$c\"; done",
         crate::shell::quote(&failure_prefix(plan))
     );
     s.push_str(FILES);

@@ -95,13 +95,26 @@ pub trait Transport: Send + Sync {
     /// The plan's name for this host.
     fn host(&self) -> &str;
 
+    /// Run a shell command line on the host, feeding `stdin` if given; with
+    /// `hold`, standard input stays open after it until the command exits.
+    async fn exec(
+        &self,
+        command: &str,
+        stdin: Option<Vec<u8>>,
+        hold: bool,
+    ) -> Result<Output, RemoteError>;
+
     /// Run a shell command line on the host, feeding `stdin` if given.
-    async fn run(&self, command: &str, stdin: Option<Vec<u8>>) -> Result<Output, RemoteError>;
+    async fn run(&self, command: &str, stdin: Option<Vec<u8>>) -> Result<Output, RemoteError> {
+        self.exec(command, stdin, false).await
+    }
 
     /// Run a step: feed `input`, then keep standard input open until the
     /// command exits. The open pipe is the step's lifeline: when this future
     /// is dropped or cutter dies, it closes and the host ends the step.
-    async fn run_held(&self, command: &str, input: Vec<u8>) -> Result<Output, RemoteError>;
+    async fn run_held(&self, command: &str, input: Vec<u8>) -> Result<Output, RemoteError> {
+        self.exec(command, Some(input), true).await
+    }
 
     /// What identifies the host for an auditor (for SSH: the fingerprints
     /// of its host keys that `known_hosts` trusted).

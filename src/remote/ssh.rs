@@ -152,12 +152,13 @@ impl Transport for Ssh {
         &self.host
     }
 
-    async fn run(&self, command: &str, stdin: Option<Vec<u8>>) -> Result<Output, RemoteError> {
-        self.spawn(command, stdin, false).await
-    }
-
-    async fn run_held(&self, command: &str, input: Vec<u8>) -> Result<Output, RemoteError> {
-        self.spawn(command, Some(input), true).await
+    async fn exec(
+        &self,
+        command: &str,
+        stdin: Option<Vec<u8>>,
+        hold: bool,
+    ) -> Result<Output, RemoteError> {
+        self.spawn(command, stdin, hold).await
     }
 
     async fn identity(&self) -> Option<String> {
