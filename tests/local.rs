@@ -836,3 +836,53 @@ fn silent_corruption_is_caught_by_full_verification() {
     let r = site.cutter(2, &["drift", "plan.toml"]);
     assert_says(&r.stderr, "corrupted");
 }
+
+/// A plan whose probe writes more than a pipe holds before it has read all
+/// of its script (1000 artefacts) must not stall: input is written while
+/// output is read. (Before, `plan` hung here for good.)
+#[test]
+fn a_thousand_artefacts_do_not_stall_the_probe() {
+    let t = Test::new();
+    let out = t.path().join("out");
+    let mut plan = String::from("[hosts.here]\nlocal = true\n");
+    for i in 0..1000 {
+        plan.push_str(&format!(
+            "[artefacts.f{i}]\npath = \"{}/d{}/f{i}.txt\"\ncommand = \"echo {i}\"\n",
+            out.display(),
+            i % 10
+        ));
+    }
+    // Files in place with manifests: the probe has much to say about each.
+    for i in 0..1000 {
+        let d = out.join(format!("d{}", i % 10));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(format!("f{i}.txt")), format!("{i}\n")).unwrap();
+        std::fs::write(
+            d.join(format!("f{i}.txt.cutter.json")),
+            format!("{{\"artefact\":\"f{i}\",\"note\":\"{}\"}}", "x".repeat(400)),
+        )
+        .unwrap();
+    }
+    let t = t.plan(&plan);
+    let mut child = std::process::Command::new(crate::test::cutter_bin())
+        .args(["plan", "plan.toml", "--format", "json"])
+        .current_dir(t.path())
+        .env("HOME", t.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("plan of 1000 artefacts stalled");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(status.success());
+}

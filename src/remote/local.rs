@@ -45,22 +45,21 @@ impl Local {
                 host: self.host.clone(),
                 detail: e.to_string(),
             })?;
-        let mut lifeline = None;
-        if let Some(input) = stdin {
-            let mut pipe = child.stdin.take().unwrap();
+        // Input is written while the output is read: a command that writes
+        // a lot before it has read all its input (the probe) must not stall
+        // on a full pipe while cutter is still writing.
+        let pipe = child.stdin.take();
+        let feed = async move {
+            let mut pipe = pipe?;
             // A command that exits without reading its input is not an error here.
-            let _ = pipe.write_all(&input).await;
-            if hold {
-                lifeline = Some(pipe);
-            }
-        }
-        let out = child
-            .wait_with_output()
-            .await
-            .map_err(|e| RemoteError::Spawn {
-                host: self.host.clone(),
-                detail: e.to_string(),
-            })?;
+            let _ = pipe.write_all(&stdin.unwrap_or_default()).await;
+            hold.then_some(pipe)
+        };
+        let (lifeline, out) = tokio::join!(feed, child.wait_with_output());
+        let out = out.map_err(|e| RemoteError::Spawn {
+            host: self.host.clone(),
+            detail: e.to_string(),
+        })?;
         drop(lifeline);
         Ok(Output {
             code: out.status.code(),

@@ -125,18 +125,20 @@ impl Ssh {
         .stdout(openssh::Stdio::piped())
         .stderr(openssh::Stdio::piped());
         let mut child = cmd.spawn().await.map_err(lost)?;
-        let mut lifeline = None;
-        if let Some(input) = stdin
-            && let Some(mut pipe) = child.stdin().take()
-        {
-            let _ = pipe.write_all(&input).await;
+        // Input is written while the output is read (see the local transport).
+        let pipe = child.stdin().take();
+        let feed = async move {
+            let mut pipe = pipe?;
+            let _ = pipe.write_all(&stdin.unwrap_or_default()).await;
             if hold {
-                lifeline = Some(pipe);
+                Some(pipe)
             } else {
                 let _ = pipe.shutdown().await;
+                None
             }
-        }
-        let out = child.wait_with_output().await.map_err(lost)?;
+        };
+        let (lifeline, out) = tokio::join!(feed, child.wait_with_output());
+        let out = out.map_err(lost)?;
         drop(lifeline);
         Ok(Output {
             code: out.status.code(),
