@@ -212,3 +212,63 @@ fn target_applies_one_resource_and_its_dependencies() {
         unknown.stderr
     );
 }
+
+/// A second Ctrl-C exits at once, and the running step's processes end with
+/// cutter (their lifeline closes), not when the step would have finished.
+#[test]
+fn a_second_interrupt_ends_the_running_steps_processes_too() {
+    let marker = format!("6161{}", std::process::id());
+    let site = Site::new(&format!(
+        "[hosts.here]\nlocal = true\n\
+         [artefacts.slow]\npath = \"{{out}}/slow.txt\"\ncommand = \"sleep {marker}\"\n"
+    ));
+    let mut child = Command::new(crate::test::cutter_bin())
+        .args(["apply", "--yes", "plan.toml"])
+        .current_dir(site.dir())
+        .env("NO_COLOR", "1")
+        .env("HOME", site.dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains("Creating artefact.slow") {
+            break;
+        }
+    }
+    let running = || {
+        std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(&format!("sleep {marker}")))
+                .unwrap_or(false)
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !running() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the step never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for _ in 0..2 {
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    for _ in lines {}
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while running() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the step's process outlived cutter's second interrupt by 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
