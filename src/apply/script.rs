@@ -505,8 +505,13 @@ pub fn artefact(
         }
         _ => {}
     }
+    // Hashed once, right after it is written (from the page cache), with
+    // openssl where the host has it: it uses the CPU's SHA instructions and
+    // is several times faster than coreutils. (Hashing through a FIFO while
+    // writing measured slower here: the extra pipe copies cost more than
+    // the cached read.)
     s.commands.push(format!(
-        "sha=$(sha256sum < {q_tmp}); sha=${{sha%% *}}; size=$(stat -c %s -- {q_tmp})"
+        "sha=$(if command -v openssl > /dev/null 2>&1; then openssl dgst -sha256 -r < {q_tmp}; else sha256sum < {q_tmp}; fi); sha=${{sha%% *}}; size=$(stat -c %s -- {q_tmp}); [ ${{#sha}} -eq 64 ] || {{ echo 'cannot hash the output' >&2; exit 1; }}"
     ));
     if let Some(old) = quarantine {
         // Moved aside in its own folder, under its own lock: its line leaves
@@ -525,7 +530,7 @@ pub fn artefact(
     }
     let json_tmp = here(&format!(".{name}.cutter.json.cutter-tmp"));
     s.commands.push(format!(
-        "lines=$(wc -l < {q_tmp}); printf {} \"$sha\" \"$size\" \"$toc\" \"$(stat -c %i -- {q_tmp})\" \"$lines\" \"${{dumped% }}\" > {json_tmp} && mv -f -- {json_tmp} {}",
+        "lines=null; [ \"$size\" -gt 67108864 ] || lines=$(wc -l < {q_tmp}); printf {} \"$sha\" \"$size\" \"$toc\" \"$(stat -c %i -- {q_tmp})\" \"$lines\" \"${{dumped% }}\" > {json_tmp} && mv -f -- {json_tmp} {}",
         quote(&manifest_fmt),
         here(&format!("{name}.cutter.json"))
     ));
