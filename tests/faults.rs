@@ -144,3 +144,29 @@ fn a_long_step_prints_heartbeats_off_a_terminal() {
         r.stderr
     );
 }
+
+/// A `SHA256SUMS` lock left by a process that is gone does not hang the next
+/// apply: it is removed, with a line saying so.
+#[test]
+fn a_stale_checksum_lock_is_removed() {
+    let t = Test::new();
+    let out = t.path().join("out");
+    std::fs::create_dir_all(out.join(".SHA256SUMS.cutter-lock")).unwrap();
+    std::fs::write(out.join(".SHA256SUMS.cutter-lock/pid"), "999999999\n").unwrap();
+    let home = t.path().display().to_string();
+    let t = t
+        .plan(&format!(
+            "[hosts.here]\nlocal = true\n[artefacts.a]\npath = \"{}/a.txt\"\ncommand = \"echo a\"\n",
+            out.display()
+        ))
+        .env("HOME", &home)
+        .args(&["apply", "--yes", "plan.toml"]);
+    t.status(0);
+    assert!(!out.join(".SHA256SUMS.cutter-lock").exists());
+    let check = std::process::Command::new("sha256sum")
+        .args(["-c", "SHA256SUMS"])
+        .current_dir(&out)
+        .output()
+        .unwrap();
+    assert!(check.status.success());
+}
