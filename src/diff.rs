@@ -14,7 +14,9 @@ use crate::graph::{StepGraph, StepKind};
 use crate::observe::{FileState, HostState};
 use crate::plan::{Artefact, Container, Lifecycle, MANAGED_LABEL, Place, Plan};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     /// Nothing to do: the host already matches.
@@ -67,7 +69,7 @@ pub struct Diff {
 
 /// A failed guard, check or restore of an earlier apply, recorded on the
 /// host until it is dealt with.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Standing {
     pub host: String,
     pub step: String,

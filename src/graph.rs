@@ -15,7 +15,9 @@ use serde::Serialize;
 
 use crate::plan::{Diagnostics, Lifecycle, Plan};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum StepKind {
     Artefact,

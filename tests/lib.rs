@@ -14,6 +14,7 @@ mod inputs;
 mod isolation;
 mod lifecycle;
 mod local;
+mod plan_json_schema;
 mod render;
 mod schema;
 mod stack;

@@ -14,7 +14,7 @@ use crate::plan::{
 };
 
 /// One line of a step's description: a short verb and what it applies to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Detail {
     pub label: String,
     pub text: String,

@@ -22,7 +22,24 @@ use crate::plan::{Connection, Plan};
 
 pub const FORMAT_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The JSON Schema of the plan JSON (`cutter plan --format json`, saved
+/// plans), versioned with it by `format_version`.
+pub fn json_schema() -> serde_json::Value {
+    let mut schema = serde_json::to_value(schemars::schema_for!(PlanView)).unwrap_or_default();
+    if let Some(o) = schema.as_object_mut() {
+        o.insert(
+            "$id".into(),
+            format!("urn:cutter:schema:plan-json:{FORMAT_VERSION}").into(),
+        );
+        o.insert(
+            "title".into(),
+            format!("cutter plan JSON, format_version {FORMAT_VERSION}").into(),
+        );
+    }
+    schema
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlanView {
     pub format_version: u32,
     pub cutter_version: String,
@@ -52,7 +69,7 @@ pub struct PlanView {
     pub vars: indexmap::IndexMap<String, String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Summary {
     pub create: usize,
     pub replace: usize,
@@ -66,7 +83,7 @@ pub struct Summary {
     pub production_untouched: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HostView {
     pub name: String,
     /// `local` or `ssh <alias>`.
@@ -76,7 +93,7 @@ pub struct HostView {
     pub unchanged: Vec<ChangeView>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ChangeView {
     pub step: String,
     pub resource: String,
