@@ -4,20 +4,24 @@
 //! standard error. `--quiet` drops the human parts (the text plan and the
 //! status lines), never machine output; `--verbose` adds each step's exact
 //! commands to a plan. Colour follows each stream's terminal and `NO_COLOR`
-//! (via anstream).
+//! (via anstream). Live progress on a terminal is drawn by indicatif (one
+//! spinner per running step); elsewhere apply prints heartbeat lines.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use anstyle::{AnsiColor, Style};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub struct Printer {
     quiet: bool,
     verbose: bool,
     terminal: bool,
-    /// Lines of live progress currently drawn (terminal only).
-    drawn: Mutex<usize>,
+    /// Live progress: one spinner per running step (terminal only).
+    multi: MultiProgress,
+    bars: Mutex<BTreeMap<String, ProgressBar>>,
 }
 
 const GREEN: Style = AnsiColor::Green.on_default().bold();
@@ -27,20 +31,44 @@ const CYAN: Style = AnsiColor::Cyan.on_default().bold();
 
 impl Printer {
     pub fn new(quiet: bool, verbose: bool) -> Printer {
+        let terminal = std::io::stderr().is_terminal();
+        let target = if terminal && !quiet {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
         Printer {
             quiet,
             verbose,
-            terminal: std::io::stderr().is_terminal(),
-            drawn: Mutex::new(0),
+            terminal,
+            multi: MultiProgress::with_draw_target(target),
+            bars: Mutex::new(BTreeMap::new()),
         }
     }
 
-    fn clear_progress(&self, err: &mut impl Write) {
-        let mut drawn = self.drawn.lock().unwrap();
-        for _ in 0..*drawn {
-            let _ = write!(err, "\x1b[1A\x1b[2K");
+    /// Print above the live progress (or plainly, when there is none).
+    fn above(&self, f: impl FnOnce()) {
+        if self.is_live() {
+            self.multi.suspend(f);
+        } else {
+            f();
         }
-        *drawn = 0;
+    }
+
+    /// Remove the live progress (no step runs any more).
+    pub fn clear(&self) {
+        let mut err = std::io::sink();
+        self.clear_progress(&mut err);
+    }
+
+    /// Remove the live progress, so that what follows is not drawn over.
+    fn clear_progress(&self, _err: &mut impl Write) {
+        let mut bars = self.bars.lock().unwrap();
+        for (_, bar) in std::mem::take(&mut *bars) {
+            bar.finish_and_clear();
+            self.multi.remove(&bar);
+        }
+        let _ = self.multi.clear();
     }
 
     /// Whether plans show each step's exact commands.
@@ -72,50 +100,67 @@ impl Printer {
             "Observing" | "Checking" | "Guarding" => CYAN,
             _ => GREEN,
         };
-        let mut err = anstream::stderr().lock();
-        self.clear_progress(&mut err);
-        let _ = writeln!(err, "{style}{verb:>12}{style:#} {message}");
+        self.above(|| {
+            let _ = writeln!(
+                anstream::stderr().lock(),
+                "{style}{verb:>12}{style:#} {message}"
+            );
+        });
     }
 
     pub fn error(&self, message: &str) {
-        let mut err = anstream::stderr().lock();
-        self.clear_progress(&mut err);
-        let _ = writeln!(err, "{RED}{:>12}{RED:#} {message}", "Failed");
+        self.above(|| {
+            let _ = writeln!(
+                anstream::stderr().lock(),
+                "{RED}{:>12}{RED:#} {message}",
+                "Failed"
+            );
+        });
     }
 
-    /// Redraw one line per running step with its elapsed time (terminal only).
     /// Whether live progress is drawn (a terminal, not quiet).
     pub fn is_live(&self) -> bool {
         !self.quiet && self.terminal
     }
 
+    /// Show each running step with its elapsed time and, for a producer, the
+    /// bytes written so far (terminal only).
     pub fn progress(&self, running: Vec<(&str, Duration, Option<u64>)>) {
-        if self.quiet || !self.terminal {
+        if !self.is_live() {
             return;
         }
-        let mut err = anstream::stderr().lock();
-        self.clear_progress(&mut err);
-        let mut running = running;
-        running.sort();
-        for (step, elapsed, bytes) in &running {
+        let mut bars = self.bars.lock().unwrap();
+        let now: std::collections::BTreeSet<&str> = running.iter().map(|r| r.0).collect();
+        bars.retain(|step, bar| {
+            let keep = now.contains(step.as_str());
+            if !keep {
+                bar.finish_and_clear();
+                self.multi.remove(bar);
+            }
+            keep
+        });
+        for (step, elapsed, bytes) in running {
+            let bar = bars.entry(step.to_string()).or_insert_with(|| {
+                let bar = self.multi.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner:.cyan} {msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.enable_steady_tick(Duration::from_millis(120));
+                bar
+            });
             let written = bytes.map_or(String::new(), |b| {
                 format!(", {} written", bytesize::ByteSize(b))
             });
-            let _ = writeln!(
-                err,
-                "{CYAN}{:>12}{CYAN:#} {step} ({}s{written})",
-                "Running",
-                elapsed.as_secs()
-            );
+            bar.set_message(format!("{step} ({}s{written})", elapsed.as_secs()));
         }
-        *self.drawn.lock().unwrap() = running.len();
     }
 
     pub fn line(&self, text: &str) {
         if !self.quiet {
-            let mut err = anstream::stderr().lock();
-            self.clear_progress(&mut err);
-            let _ = writeln!(err, "{text}");
+            self.above(|| {
+                let _ = writeln!(anstream::stderr().lock(), "{text}");
+            });
         }
     }
 }

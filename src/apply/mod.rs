@@ -302,6 +302,7 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
         done.insert(n, o.status);
         outcomes.push(o);
     }
+    ctx.printer.clear();
     Ok(outcomes)
 }
 
