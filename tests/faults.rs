@@ -153,6 +153,13 @@ fn a_stale_checksum_lock_is_removed() {
     let out = t.path().join("out");
     std::fs::create_dir_all(out.join(".SHA256SUMS.cutter-lock")).unwrap();
     std::fs::write(out.join(".SHA256SUMS.cutter-lock/pid"), "999999999\n").unwrap();
+    // Left an hour ago: a fresh lock is never taken for stale.
+    let touched = std::process::Command::new("touch")
+        .args(["-d", "1 hour ago"])
+        .arg(out.join(".SHA256SUMS.cutter-lock"))
+        .status()
+        .unwrap();
+    assert!(touched.success());
     let home = t.path().display().to_string();
     let t = t
         .plan(&format!(

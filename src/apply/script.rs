@@ -358,12 +358,14 @@ fn split_path(path: &str) -> (&str, &str) {
         .unwrap_or(("/", path))
 }
 
-/// Take the folder's `SHA256SUMS` lock, waiting at most a minute; a lock
-/// whose holder process is gone is removed.
+/// Take the folder's `SHA256SUMS` lock, waiting at most a minute. A lock is
+/// stale when its holder process is gone and it is at least 10 s old: a
+/// holder read just before it released, whose lock another step then took,
+/// must not make a waiter remove the new holder's lock.
 fn sums_lock() -> String {
     "i=0; until mkdir -- ./.SHA256SUMS.cutter-lock 2>/dev/null; do \
      h=$(cat ./.SHA256SUMS.cutter-lock/pid 2>/dev/null || :); \
-     if [ -n \"$h\" ] && [ ! -d \"/proc/$h\" ]; then rm -f ./.SHA256SUMS.cutter-lock/pid; rmdir ./.SHA256SUMS.cutter-lock 2>/dev/null || :; echo \"removed a stale SHA256SUMS lock of process $h\" >&2; continue; fi; \
+     if [ -n \"$h\" ] && [ ! -d \"/proc/$h\" ] && [ $(( $(date +%s) - $(stat -c %Y ./.SHA256SUMS.cutter-lock 2>/dev/null || date +%s) )) -ge 10 ]; then rm -f ./.SHA256SUMS.cutter-lock/pid; rmdir ./.SHA256SUMS.cutter-lock 2>/dev/null || :; echo \"removed a stale SHA256SUMS lock of process $h\" >&2; continue; fi; \
      i=$((i+1)); [ $i -lt 600 ] || { echo \"SHA256SUMS in $cutter_dir is locked (./.SHA256SUMS.cutter-lock, process ${h:-unknown}) for over 60s\" >&2; exit 6; }; sleep 0.1; done; \
      echo $$ > ./.SHA256SUMS.cutter-lock/pid; locked=1"
         .into()
