@@ -7,16 +7,18 @@
 //! 4. Observe once more and write the evidence report (and its copies).
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use miette::{IntoDiagnostic, Result, miette};
+use miette::{Result, miette};
 
 use super::session::Session;
-use super::{check_target, conflict_error, emit, read_json_file, replace_set, warn_unused};
+use super::{
+    check_target, confirm, conflict_error, emit, read_json_file, replace_set, warn_unused,
+};
 use crate::apply::{self, lock};
 use crate::cli::{Format, Inputs};
 use crate::diff;
@@ -183,25 +185,15 @@ async fn apply_in(
         return Ok(ExitStatus::Success);
     }
     emit(&view, Format::Text, "cutter apply", true, printer)?;
-    if !yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(miette!(
-                code = "cutter::confirm",
-                help = "pass `--yes` to apply without a prompt",
-                "refusing to apply without confirmation: standard input is not a terminal"
-            ));
-        }
-        let _ = write!(
-            std::io::stderr(),
-            "Apply these changes? Only `yes` is accepted: "
-        );
-        let _ = std::io::stderr().flush();
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer).into_diagnostic()?;
-        if answer.trim() != "yes" {
-            printer.status("Cancelled", "nothing was applied");
-            return Ok(ExitStatus::Failure);
-        }
+    if !yes
+        && !confirm(
+            "Apply these changes?",
+            "apply",
+            "pass `--yes` to apply without a prompt",
+        )?
+    {
+        printer.status("Cancelled", "nothing was applied");
+        return Ok(ExitStatus::Failure);
     }
 
     let holder = lock::holder(&plan.file.display().to_string());

@@ -1,14 +1,13 @@
 //! `cutter destroy`: remove a persistent container cutter made, with its
 //! volume (and its network when unused), under the host lock.
 
-use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use miette::{IntoDiagnostic, Result, miette};
+use miette::{Result, miette};
 
-use super::load;
 use super::session::Session;
+use super::{confirm, load};
 use crate::apply::{self, lock};
 use crate::cli::Inputs;
 use crate::exit_status::ExitStatus;
@@ -95,22 +94,15 @@ async fn destroy(
             c.network
         ),
     );
-    if !yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(miette!(
-                code = "cutter::confirm",
-                help = "pass `--yes` to destroy without a prompt",
-                "refusing to destroy without confirmation: standard input is not a terminal"
-            ));
-        }
-        eprint!("Destroy it? Only `yes` is accepted: ");
-        let _ = std::io::stderr().flush();
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer).into_diagnostic()?;
-        if answer.trim() != "yes" {
-            printer.status("Cancelled", "nothing was destroyed");
-            return Ok(ExitStatus::Failure);
-        }
+    if !yes
+        && !confirm(
+            "Destroy it?",
+            "destroy",
+            "pass `--yes` to destroy without a prompt",
+        )?
+    {
+        printer.status("Cancelled", "nothing was destroyed");
+        return Ok(ExitStatus::Failure);
     }
     let t = session.transports[&c.host].clone();
     let holder = lock::holder(&session.plan.file.display().to_string());

@@ -1,7 +1,7 @@
 //! One module per subcommand, each with an `exec` that `run` calls; the
 //! helpers they share live here: loading a plan with the command line's
 //! variables, checking `--target` and `--replace`, printing a plan, reading
-//! saved plans and reports, writing standard output.
+//! saved plans and reports, writing standard output, asking for confirmation.
 
 pub(crate) mod apply;
 pub(crate) mod completions;
@@ -19,7 +19,7 @@ pub(crate) mod unlock;
 pub(crate) mod validate;
 
 use std::collections::BTreeSet;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use miette::{IntoDiagnostic, Result, miette};
@@ -109,6 +109,24 @@ pub(crate) fn emit(
         )),
         Format::Markdown => stdout(&render::markdown::render(view, title, shown)),
     }
+}
+
+/// Ask on the terminal before doing something that cannot be undone; only
+/// `yes` confirms. Without a terminal there is nobody to ask: `--yes` is
+/// required, and refusing names what was refused (`what`) and `help`.
+pub(crate) fn confirm(question: &str, what: &str, help: &str) -> Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        return Err(miette!(
+            code = "cutter::confirm",
+            help = help.to_string(),
+            "refusing to {what} without confirmation: standard input is not a terminal"
+        ));
+    }
+    let _ = write!(std::io::stderr(), "{question} Only `yes` is accepted: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).into_diagnostic()?;
+    Ok(answer.trim() == "yes")
 }
 
 /// The largest saved plan or report read (64 MiB).
