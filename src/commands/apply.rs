@@ -431,28 +431,20 @@ async fn apply_in(
             "", o.seconds, o.step, o.status
         ));
     }
-    if r.result == "applied" {
-        printer.status("Applied", &format!("{} step(s)", outcomes.len()));
-        Ok(ExitStatus::Success)
-    } else {
-        let failed: Vec<String> = r
-            .not_done
-            .iter()
-            .filter(|n| n.contains(" failed:") || n.contains(" skipped:"))
-            .cloned()
-            .collect();
-        Err(miette!(
-            code = "cutter::apply_failed",
-            help = "fix the cause and run apply again: it resumes with what is still missing; failed checks and guards stand on the host (see `cutter drift`) until they pass again or are acknowledged",
-            "apply {}:\n  {}",
-            if was_interrupted {
-                "interrupted"
-            } else {
-                "failed"
-            },
-            failed.join("\n  ")
-        ))
-    }
+    let how = match r.result {
+        report::Outcome::Applied => {
+            printer.status("Applied", &format!("{} step(s)", outcomes.len()));
+            return Ok(ExitStatus::Success);
+        }
+        report::Outcome::Interrupted => "interrupted",
+        report::Outcome::Failed | report::Outcome::NothingToDo => "failed",
+    };
+    Err(miette!(
+        code = "cutter::apply_failed",
+        help = "fix the cause and run apply again: it resumes with what is still missing; failed checks and guards stand on the host (see `cutter drift`) until they pass again or are acknowledged",
+        "apply {how}:\n  {}",
+        report::unfinished(&outcomes).join("\n  ")
+    ))
 }
 
 /// A saved plan is a contract: the same target, the same steps, and for
