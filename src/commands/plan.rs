@@ -27,23 +27,15 @@ pub(crate) async fn exec(
     opts: Options,
     printer: &Printer,
 ) -> Result<ExitStatus> {
-    let Options {
-        format,
-        out,
-        target,
-        replace,
-        detailed_exitcode,
-        verify,
-    } = opts;
     let (plan, overrides) = load(&plan, &inputs, printer)?;
-    check_target(&plan, target.as_deref())?;
-    let replace = replace_set(&plan, &replace)?;
-    let mut session = Session::open(&plan, printer, verify_mode(verify)).await?;
+    check_target(&plan, opts.target.as_deref())?;
+    let replace = replace_set(&plan, &opts.replace)?;
+    let mut session = Session::open(&plan, printer, verify_mode(opts.verify)).await?;
     session.replace = replace;
     let result = async {
-        let (diff, mut view) = session.plan(target.as_deref())?;
+        let (diff, mut view) = session.plan(opts.target.as_deref())?;
         view.vars = overrides.values();
-        if let Some(out) = &out {
+        if let Some(out) = &opts.out {
             std::fs::write(out, serde_json::to_string_pretty(&view).into_diagnostic()?)
                 .map_err(|e| miette!("cannot write `{}`: {e}", out.display()))?;
             printer.status(
@@ -55,11 +47,11 @@ pub(crate) async fn exec(
                 ),
             );
         }
-        emit(&view, format, "cutter plan", true, printer)?;
+        emit(&view, opts.format, "cutter plan", true, printer)?;
         if diff.conflicts().next().is_some() {
             return Err(conflict_error(&diff));
         }
-        Ok(if detailed_exitcode && view.summary.pending() > 0 {
+        Ok(if opts.detailed_exitcode && view.summary.pending() > 0 {
             ExitStatus::Changes
         } else {
             ExitStatus::Success
