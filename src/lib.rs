@@ -5,10 +5,12 @@
 //! `observe` (live host state, one probe per host) → `diff` (what is missing
 //! or wrong) → `render` (plan for people and scripts) → `apply` (run the
 //! missing steps) → `report` (evidence). `remote` runs commands on hosts.
+//! `run` parses the arguments and hands each subcommand to `commands`.
 
 pub mod apply;
 pub mod cli;
 pub mod clock;
+mod commands;
 pub mod diff;
 pub mod exit_status;
 pub mod graph;

@@ -23,8 +23,7 @@ pub struct Report {
     pub plan_sha256: String,
     pub started_at: String,
     pub finished_at: String,
-    /// `applied`, `failed`, `interrupted` or `nothing to do`.
-    pub result: String,
+    pub result: Outcome,
     pub hosts: Vec<HostReport>,
     pub steps: Vec<StepReport>,
     /// What was not done, and why.
@@ -42,6 +41,40 @@ pub struct Report {
     /// Standing failures an operator acknowledged with this apply.
     #[serde(default)]
     pub acknowledged: Vec<String>,
+}
+
+/// How an apply ended, as the report states it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// Every step ran and succeeded.
+    #[serde(rename = "applied")]
+    Applied,
+    /// A step failed, or was skipped because one it needs failed.
+    #[serde(rename = "failed")]
+    Failed,
+    /// A signal stopped the apply before every step had run.
+    #[serde(rename = "interrupted")]
+    Interrupted,
+    /// No step had to run.
+    #[serde(rename = "nothing to do")]
+    NothingToDo,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::Failed => "failed",
+            Outcome::Interrupted => "interrupted",
+            Outcome::NothingToDo => "nothing to do",
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -251,7 +284,41 @@ pub fn build(
             error: o.error.clone(),
         })
         .collect();
-    let mut not_done: Vec<String> = outcomes
+    let mut not_done = unfinished(outcomes);
+    not_done.push("nothing cutter did not create was stopped, removed or overwritten".into());
+    let result = if interrupted {
+        Outcome::Interrupted
+    } else if outcomes.is_empty() {
+        Outcome::NothingToDo
+    } else if outcomes.iter().all(|o| o.status == Status::Ok) {
+        Outcome::Applied
+    } else {
+        Outcome::Failed
+    };
+    Report {
+        format_version: 1,
+        cutter_version: env!("CARGO_PKG_VERSION").into(),
+        plan_file: plan.file.display().to_string(),
+        plan_sha256: plan.sha256.clone(),
+        started_at: started.into(),
+        finished_at: finished.into(),
+        result,
+        hosts,
+        production_operations: outcomes
+            .iter()
+            .flat_map(|o| o.production_ops.iter().map(|p| format!("{}: {p}", o.step)))
+            .collect(),
+        steps,
+        not_done,
+        operator: String::new(),
+        standing_failures: Vec::new(),
+        acknowledged: Vec::new(),
+    }
+}
+
+/// The steps that failed or were skipped, one line each with the error.
+pub fn unfinished(outcomes: &[StepOutcome]) -> Vec<String> {
+    outcomes
         .iter()
         .filter(|o| o.status != Status::Ok)
         .map(|o| {
@@ -266,36 +333,7 @@ pub fn build(
                 o.error.as_deref().unwrap_or("")
             )
         })
-        .collect();
-    not_done.push("nothing cutter did not create was stopped, removed or overwritten".into());
-    let result = if interrupted {
-        "interrupted"
-    } else if outcomes.is_empty() {
-        "nothing to do"
-    } else if outcomes.iter().all(|o| o.status == Status::Ok) {
-        "applied"
-    } else {
-        "failed"
-    };
-    Report {
-        format_version: 1,
-        cutter_version: env!("CARGO_PKG_VERSION").into(),
-        plan_file: plan.file.display().to_string(),
-        plan_sha256: plan.sha256.clone(),
-        started_at: started.into(),
-        finished_at: finished.into(),
-        result: result.into(),
-        hosts,
-        production_operations: outcomes
-            .iter()
-            .flat_map(|o| o.production_ops.iter().map(|p| format!("{}: {p}", o.step)))
-            .collect(),
-        steps,
-        not_done,
-        operator: String::new(),
-        standing_failures: Vec::new(),
-        acknowledged: Vec::new(),
-    }
+        .collect()
 }
 
 pub fn markdown(r: &Report) -> String {
@@ -550,4 +588,25 @@ pub async fn copy_to_host(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Outcome;
+
+    /// Reports already written, and scripts reading them, know these words.
+    #[test]
+    fn outcome_is_written_as_before() {
+        for o in [
+            Outcome::Applied,
+            Outcome::Failed,
+            Outcome::Interrupted,
+            Outcome::NothingToDo,
+        ] {
+            let json = serde_json::to_string(&o).unwrap();
+            assert_eq!(json, format!("\"{}\"", o.as_str()));
+            assert_eq!(serde_json::from_str::<Outcome>(&json).unwrap(), o);
+        }
+        assert_eq!(Outcome::NothingToDo.to_string(), "nothing to do");
+    }
 }

@@ -1,0 +1,570 @@
+//! `cutter apply`: apply a plan file, or a saved plan exactly as reviewed.
+//!
+//! 1. Load the plan (or the saved plan and the plan file it names), observe.
+//! 2. Check a saved plan's contract; show the plan and confirm.
+//! 3. Take each host's lock, observe again under it, apply what is still
+//!    missing and confirmed.
+//! 4. Observe once more and write the evidence report (and its copies).
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use miette::{Result, miette};
+
+use super::session::Session;
+use super::{
+    check_target, confirm, conflict_error, emit, read_json_file, replace_set, warn_unused,
+};
+use crate::apply::{self, lock};
+use crate::cli::{Format, Inputs};
+use crate::diff;
+use crate::exit_status::ExitStatus;
+use crate::observe;
+use crate::plan::{self, VarOverrides};
+use crate::printer::Printer;
+use crate::remote::Transport;
+use crate::render::{self, PlanView};
+use crate::report;
+
+/// What `cutter apply` was asked to do.
+pub(crate) struct Options {
+    /// Variables (not with a saved plan, which carries its own).
+    pub(crate) inputs: Inputs,
+    pub(crate) yes: bool,
+    pub(crate) parallelism: usize,
+    pub(crate) target: Option<String>,
+    pub(crate) lock_wait: Option<Duration>,
+    pub(crate) report_dir: PathBuf,
+    pub(crate) sign_key: Option<PathBuf>,
+    pub(crate) acknowledge: Vec<String>,
+    pub(crate) replace: Vec<String>,
+}
+
+pub(crate) async fn exec(path: &Path, opts: &Options, printer: &Printer) -> Result<ExitStatus> {
+    // A saved plan names its plan file and what it expected to find.
+    let saved: Option<PlanView> = if path.extension().is_some_and(|e| e == "json") {
+        let text = read_json_file(path)?;
+        let view: PlanView = serde_json::from_str(&text).map_err(|e| {
+            miette!(
+                code = "cutter::saved_plan",
+                "`{}` is not a saved cutter plan: {e}",
+                path.display()
+            )
+        })?;
+        if view.format_version != render::FORMAT_VERSION {
+            return Err(miette!(
+                code = "cutter::saved_plan",
+                "`{}` has format_version {}, this cutter reads {}",
+                path.display(),
+                view.format_version,
+                render::FORMAT_VERSION
+            ));
+        }
+        Some(view)
+    } else {
+        None
+    };
+    let plan_path = saved
+        .as_ref()
+        .map_or(path.to_path_buf(), |v| PathBuf::from(&v.plan_file));
+    let overrides = match &saved {
+        Some(v) => {
+            if !opts.inputs.is_empty() {
+                return Err(miette!(
+                    code = "cutter::saved_plan",
+                    help = "drop `--var`/`--var-file`, or plan again with the new values",
+                    "a saved plan applies with the variables it was planned with"
+                ));
+            }
+            VarOverrides::saved(&v.vars)
+        }
+        None => VarOverrides::from_args(&opts.inputs.vars, &opts.inputs.var_files)?,
+    };
+    crate::clock::check()?;
+    let plan = plan::load_with(&plan_path, &overrides)?;
+    warn_unused(&overrides, &plan_path, printer);
+    check_target(&plan, opts.target.as_deref())?;
+    if let Some(v) = &saved
+        && v.plan_sha256 != plan.sha256
+    {
+        return Err(miette!(
+            code = "cutter::stale_plan",
+            help = "run `cutter plan -o` again and review the new plan",
+            "the saved plan `{}` is stale: `{}` changed since it was planned",
+            path.display(),
+            plan_path.display()
+        ));
+    }
+    // A saved plan replaces exactly what was reviewed.
+    let wanted = match &saved {
+        Some(v) if !opts.replace.is_empty() && opts.replace != v.replace => {
+            return Err(miette!(
+                code = "cutter::saved_plan_contract",
+                help = "run `cutter plan --replace ... -o` again and review the new plan",
+                "the saved plan `{}` was made with --replace {:?}, not {:?}",
+                path.display(),
+                v.replace,
+                opts.replace
+            ));
+        }
+        Some(v) => v.replace.clone(),
+        None => opts.replace.clone(),
+    };
+    let replace = replace_set(&plan, &wanted)?;
+    let mut session = Session::open(&plan, printer, observe::Verify::AsNeeded).await?;
+    session.replace = replace;
+    if let Some(v) = &saved
+        && let Ok(t) = chrono::DateTime::parse_from_rfc3339(&v.generated_at)
+    {
+        // Names made from `{{ timestamp }}` are the ones that were reviewed.
+        session.now = t.with_timezone(&chrono::Utc);
+    }
+    let result = apply_in(&mut session, saved.as_ref(), path, opts, printer).await;
+    session.close().await;
+    result
+}
+
+async fn apply_in(
+    session: &mut Session<'_>,
+    saved: Option<&PlanView>,
+    path: &Path,
+    opts: &Options,
+    printer: &Printer,
+) -> Result<ExitStatus> {
+    let plan = session.plan;
+    let target = opts.target.clone();
+    let (yes, parallelism, lock_wait, report_dir) = (
+        opts.yes,
+        opts.parallelism,
+        opts.lock_wait,
+        opts.report_dir.as_path(),
+    );
+    if !opts.acknowledge.is_empty() {
+        acknowledge(session, &opts.acknowledge, printer).await?;
+    }
+    let (diff, view) = session.plan(target.as_deref())?;
+    let mut only: Option<BTreeSet<String>> = None;
+    if let Some(saved) = saved {
+        if saved.observed_fingerprint != view.observed_fingerprint {
+            return Err(miette!(
+                code = "cutter::stale_plan",
+                help = "run `cutter plan -o` again and review the new plan",
+                "the saved plan `{}` is stale: the hosts changed since it was planned",
+                path.display()
+            ));
+        }
+        check_contract(saved, &view, target.as_deref(), path)?;
+        only = Some(
+            saved
+                .hosts
+                .iter()
+                .flat_map(|h| h.changes.iter().map(|c| c.step.clone()))
+                .collect(),
+        );
+    }
+    if diff.conflicts().next().is_some() {
+        emit(&view, Format::Text, "cutter apply", false, printer)?;
+        return Err(conflict_error(&diff));
+    }
+    if !diff.has_changes() {
+        if !diff.standing.is_empty() {
+            emit(&view, Format::Text, "cutter apply", false, printer)?;
+        }
+        printer.status(
+            "Unchanged",
+            &format!(
+                "{}: the hosts already match ({} step(s) in place)",
+                plan.file.display(),
+                view.summary.unchanged
+            ),
+        );
+        return Ok(ExitStatus::Success);
+    }
+    emit(&view, Format::Text, "cutter apply", true, printer)?;
+    if !yes
+        && !confirm(
+            "Apply these changes?",
+            "apply",
+            "pass `--yes` to apply without a prompt",
+        )?
+    {
+        printer.status("Cancelled", "nothing was applied");
+        return Ok(ExitStatus::Failure);
+    }
+
+    let holder = lock::holder(&plan.file.display().to_string());
+    let mut locked: Vec<Arc<dyn Transport>> = Vec::new();
+    for t in session.transports.values() {
+        match lock::acquire(t.as_ref(), &holder, lock_wait.unwrap_or_default()).await {
+            Ok(true) => locked.push(t.clone()),
+            Ok(false) => {}
+            Err(e) => {
+                for l in &locked {
+                    lock::release(l.as_ref(), &holder).await;
+                }
+                return Err(e.into());
+            }
+        }
+    }
+
+    // Another apply may have run while this one waited for the lock (or
+    // between the plan and the lock): observe again under the lock, and
+    // apply only what is still missing, never more than was confirmed.
+    let confirmed: BTreeSet<String> = pending_steps(&view);
+    let fresh = match session.observe(printer).await {
+        Ok(()) => session.plan(target.as_deref()),
+        Err(e) => Err(e),
+    };
+    let (diff, view) = match fresh {
+        Ok((d, v)) => {
+            let now: BTreeSet<String> = pending_steps(&v);
+            let changed = v.observed_fingerprint != view.observed_fingerprint;
+            if changed && (saved.is_some() || !now.is_subset(&confirmed)) {
+                for l in &locked {
+                    lock::release(l.as_ref(), &holder).await;
+                }
+                return Err(miette!(
+                    code = "cutter::stale_plan",
+                    help = "run plan (or apply) again and review what is missing now",
+                    "the hosts changed before the lock was taken (another apply?): not applying what was not reviewed"
+                ));
+            }
+            if changed {
+                printer.status(
+                    "Re-observed",
+                    &format!(
+                        "the hosts changed while waiting for the lock: {} of {} confirmed step(s) remain",
+                        now.len(),
+                        confirmed.len()
+                    ),
+                );
+            }
+            if now.is_empty() {
+                for l in &locked {
+                    lock::release(l.as_ref(), &holder).await;
+                }
+                printer.status("Unchanged", "another apply already did everything");
+                return Ok(ExitStatus::Success);
+            }
+            (d, v)
+        }
+        Err(e) => {
+            for l in &locked {
+                lock::release(l.as_ref(), &holder).await;
+            }
+            return Err(e);
+        }
+    };
+    let _ = &view;
+
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    let watcher = tokio::spawn(async move {
+        // SIGINT (Ctrl-C), SIGTERM (a cancelled CI job) or SIGHUP (the
+        // terminal closed): stop starting steps and clean up; a second
+        // signal exits at once. Standard error may be gone with the
+        // terminal, so writing to it must not panic.
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut hangup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            return;
+        };
+        let mut signals = 0;
+        loop {
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => if r.is_err() { return },
+                _ = term.recv() => {}
+                _ = hangup.recv() => {}
+            }
+            signals += 1;
+            if signals == 1 {
+                flag.store(true, Ordering::SeqCst);
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\ninterrupted: finishing running steps, starting no new ones, tearing down test containers (again to exit at once)"
+                );
+            } else {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\ninterrupted twice: exiting now; the host lock and test containers may remain (the next apply removes a dead local lock)"
+                );
+                std::process::exit(130);
+            }
+        }
+    });
+    // The report's times are real even when `CUTTER_NOW` fixes "now".
+    let started = chrono::Utc::now();
+    let ctx = apply::Context {
+        plan,
+        graph: &session.graph,
+        diff: &diff,
+        states: &session.states,
+        transports: &session.transports,
+        now: session.now,
+        printer,
+    };
+    let acknowledged = opts.acknowledge.clone();
+    let sign_key = opts.sign_key.clone();
+    let opts = apply::Options {
+        parallelism,
+        only,
+        interrupted: interrupted.clone(),
+    };
+    let outcomes = apply::run(&ctx, &opts).await;
+    watcher.abort();
+    if let Ok(outcomes) = &outcomes {
+        let at = crate::clock::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        for t in session.transports.values() {
+            if let Err(e) = apply::failures::sync(t.as_ref(), plan, outcomes, &at).await {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "warning: cannot record failures on host `{}`: {e}",
+                    t.host()
+                );
+            }
+        }
+    }
+    for t in &locked {
+        lock::release(t.as_ref(), &holder).await;
+    }
+    let outcomes = outcomes?;
+
+    // Evidence: observe again, so the report holds only what the hosts show.
+    let mut after = HashMap::new();
+    let mut unobserved = Vec::new();
+    for (name, t) in &session.transports {
+        match observe::observe(plan, t.as_ref(), observe::Verify::AsNeeded).await {
+            Ok(state) => {
+                after.insert(name.clone(), state);
+            }
+            Err(e) => unobserved.push(format!(
+                "host `{name}` could not be observed after the apply: {e}"
+            )),
+        }
+    }
+    let finished = chrono::Utc::now();
+    let was_interrupted = interrupted.load(Ordering::SeqCst);
+    let mut r = report::build(
+        plan,
+        &after,
+        &outcomes,
+        &started.to_rfc3339(),
+        &finished.to_rfc3339(),
+        was_interrupted,
+        // Freshness is judged by the plan's "now" (`CUTTER_NOW` when set),
+        // like every other freshness decision.
+        crate::clock::now(),
+    );
+    r.not_done.extend(unobserved);
+    r.operator = holder.clone();
+    r.acknowledged = acknowledged;
+    for h in &mut r.hosts {
+        if let Some(t) = session.transports.get(&h.name) {
+            h.identity = t.identity().await;
+        }
+    }
+    let after_diff = diff::diff(plan, &session.graph, &after, crate::clock::now());
+    r.standing_failures = after_diff.standing;
+    let stem = plan
+        .file
+        .file_stem()
+        .map_or("plan".into(), |s| s.to_string_lossy().into_owned());
+    let stamp = started.format("%Y%m%dT%H%M%SZ").to_string();
+    let (md, json) = report::write(&r, report_dir, &stem, &stamp)
+        .map_err(|e| miette!("cannot write the report to `{}`: {e}", report_dir.display()))?;
+    printer.status(
+        "Report",
+        &format!("{} and {}", md.display(), json.display()),
+    );
+    let sig = match &sign_key {
+        Some(key) => {
+            let sig = crate::signature::sign(&json, key)?;
+            printer.status("Signed", &format!("{}", sig.display()));
+            Some(sig)
+        }
+        None => None,
+    };
+    // A copy of the evidence stays on each host, beside its artefacts.
+    for (name, t) in &session.transports {
+        let dirs: BTreeSet<String> = after
+            .get(name)
+            .map(|s| {
+                s.artefacts
+                    .values()
+                    .filter_map(|a| a.newest.as_ref())
+                    .filter_map(|f| f.path.rsplit_once('/').map(|(d, _)| d.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for dir in dirs {
+            let file = format!("cutter-report-{stem}-{stamp}.json");
+            match report::copy_to_host(t.as_ref(), plan, name, &dir, &file, &json, sig.as_deref())
+                .await
+            {
+                Ok(()) => printer.status("Kept", &format!("a copy on {name} in {dir}/{file}")),
+                Err(e) => {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "warning: cannot keep a copy of the report on host `{name}`: {e}"
+                    );
+                }
+            }
+        }
+    }
+    let total: f64 = outcomes.iter().map(|o| o.seconds).sum();
+    printer.line(&format!(
+        "{:>12} {} step(s), {:.2}s of step time, {:.2}s wall",
+        "Timings",
+        outcomes.len(),
+        total,
+        (finished - started).num_milliseconds() as f64 / 1000.0
+    ));
+    for o in &outcomes {
+        printer.line(&format!(
+            "{:>12} {:>8.3}s {} ({:?})",
+            "", o.seconds, o.step, o.status
+        ));
+    }
+    let how = match r.result {
+        report::Outcome::Applied => {
+            printer.status("Applied", &format!("{} step(s)", outcomes.len()));
+            return Ok(ExitStatus::Success);
+        }
+        report::Outcome::Interrupted => "interrupted",
+        report::Outcome::Failed | report::Outcome::NothingToDo => "failed",
+    };
+    Err(miette!(
+        code = "cutter::apply_failed",
+        help = "fix the cause and run apply again: it resumes with what is still missing; failed checks and guards stand on the host (see `cutter drift`) until they pass again or are acknowledged",
+        "apply {how}:\n  {}",
+        report::unfinished(&outcomes).join("\n  ")
+    ))
+}
+
+/// A saved plan is a contract: the same target, the same steps, and for
+/// each step exactly the commands that were reviewed. Anything else (a
+/// different `--target`, a step added or removed, a command edited by hand
+/// or changed by a newer cutter) is refused.
+fn check_contract(
+    saved: &PlanView,
+    now: &PlanView,
+    target: Option<&str>,
+    path: &Path,
+) -> Result<()> {
+    let refuse = |what: String| {
+        Err(miette!(
+            code = "cutter::saved_plan_contract",
+            help = "run `cutter plan -o` again and review the new plan",
+            "the saved plan `{}` cannot be applied as reviewed: {what}",
+            path.display()
+        ))
+    };
+    if saved.target.as_deref() != target {
+        return refuse(format!(
+            "it was made for {}, this apply asks for {}",
+            saved
+                .target
+                .as_deref()
+                .map_or("the whole plan".to_string(), |t| format!("target `{t}`")),
+            target.map_or("the whole plan".to_string(), |t| format!("target `{t}`"))
+        ));
+    }
+    let steps = |v: &PlanView| -> std::collections::BTreeMap<String, (Vec<String>, Vec<String>)> {
+        v.hosts
+            .iter()
+            .flat_map(|h| h.changes.iter())
+            .map(|c| (c.step.clone(), (c.commands.clone(), c.bookkeeping.clone())))
+            .collect()
+    };
+    let (reviewed, current) = (steps(saved), steps(now));
+    for (step, commands) in &reviewed {
+        match current.get(step) {
+            None => return refuse(format!("step `{step}` would no longer run")),
+            Some(c) if c != commands => {
+                return refuse(format!(
+                    "the commands of step `{step}` differ from the reviewed ones"
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(step) = current.keys().find(|s| !reviewed.contains_key(*s)) {
+        return refuse(format!("step `{step}` was not reviewed"));
+    }
+    // What the reviewer read: the words too (absent from older saved plans).
+    let words =
+        |v: &PlanView| -> std::collections::BTreeMap<String, Vec<render::describe::Detail>> {
+            v.hosts
+                .iter()
+                .flat_map(|h| h.changes.iter())
+                .map(|c| (c.step.clone(), c.description.clone()))
+                .collect()
+        };
+    let current_words = words(now);
+    for (step, said) in words(saved) {
+        if !said.is_empty() && current_words.get(&step) != Some(&said) {
+            return refuse(format!(
+                "the description of step `{step}` differs from the reviewed one"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The steps a plan view would run.
+fn pending_steps(view: &PlanView) -> BTreeSet<String> {
+    view.hosts
+        .iter()
+        .flat_map(|h| h.changes.iter().map(|c| c.step.clone()))
+        .collect()
+}
+
+/// Clear standing failures the operator dealt with; each must stand.
+async fn acknowledge(session: &mut Session<'_>, steps: &[String], printer: &Printer) -> Result<()> {
+    for step in steps {
+        let hosts: Vec<String> = session
+            .states
+            .iter()
+            .filter(|(_, s)| s.failures.contains_key(step))
+            .map(|(h, _)| h.clone())
+            .collect();
+        if hosts.is_empty() {
+            let standing: Vec<String> = session
+                .states
+                .values()
+                .flat_map(|s| s.failures.keys().map(|k| format!("`{k}`")))
+                .collect();
+            return Err(miette!(
+                code = "cutter::acknowledge",
+                "no standing failure `{step}` to acknowledge (standing: {})",
+                if standing.is_empty() {
+                    "none".into()
+                } else {
+                    standing.join(", ")
+                }
+            ));
+        }
+        for h in hosts {
+            if !apply::failures::acknowledge(
+                session.transports[&h].as_ref(),
+                session.plan,
+                std::slice::from_ref(step),
+            )
+            .await?
+            {
+                return Err(miette!("cannot clear `{step}` on host `{h}`"));
+            }
+            if let Some(s) = session.states.get_mut(&h) {
+                s.failures.remove(step);
+            }
+            printer.status("Acknowledged", &format!("{step} on {h}"));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! `cutter drift`: whether the hosts still match the plan (exit 2 when not).
+
+use std::path::PathBuf;
+
+use miette::Result;
+
+use super::session::Session;
+use super::{emit, load, verify_mode};
+use crate::cli::{Format, Inputs};
+use crate::diff::Action;
+use crate::exit_status::ExitStatus;
+use crate::graph::StepKind;
+use crate::printer::Printer;
+use crate::render;
+
+pub(crate) async fn exec(
+    plan: PathBuf,
+    inputs: Inputs,
+    format: Format,
+    verify: bool,
+    printer: &Printer,
+) -> Result<ExitStatus> {
+    let (plan, _) = load(&plan, &inputs, printer)?;
+    let session = Session::open(&plan, printer, verify_mode(verify)).await?;
+    let result = drift(&session, format, printer);
+    session.close().await;
+    result
+}
+
+fn drift(session: &Session<'_>, format: Format, printer: &Printer) -> Result<ExitStatus> {
+    let mut diff = session.diff();
+    // Drift is about the state of resources; checks, teardowns and guards only run with an apply.
+    for c in &mut diff.changes {
+        if !matches!(c.kind, StepKind::Artefact | StepKind::Container) {
+            c.action = Action::Noop;
+        }
+    }
+    let view = render::view(
+        session.plan,
+        &session.graph,
+        &diff,
+        &session.states,
+        session.now,
+    );
+    emit(&view, format, "cutter drift", false, printer)?;
+    if diff.has_changes() || !diff.standing.is_empty() {
+        for c in diff.pending() {
+            printer.status("Drift", &format!("{}: {}", c.step, c.reasons.join("; ")));
+        }
+        for f in &diff.standing {
+            printer.status(
+                "Failed",
+                &format!(
+                    "{} on {} {} (to clear: {})",
+                    f.step, f.host, f.what, f.clear
+                ),
+            );
+        }
+        Ok(ExitStatus::Changes)
+    } else {
+        printer.status(
+            "In sync",
+            &format!("{} matches the hosts", session.plan.file.display()),
+        );
+        Ok(ExitStatus::Success)
+    }
+}

@@ -1,0 +1,174 @@
+//! A command run's connections to the plan's hosts and what was observed
+//! on them: connect, observe (again when needed), plan, close.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use futures::StreamExt;
+use miette::{Result, miette};
+
+use crate::diff::{self, Action, Diff};
+use crate::graph::{StepGraph, StepKind};
+use crate::observe::{self, HostState};
+use crate::plan::Plan;
+use crate::printer::Printer;
+use crate::remote::{self, Transport};
+use crate::render::{self, PlanView};
+
+/// How many hosts are connected to and observed at once: below sshd's
+/// default `MaxStartups` (10), so that many plan hosts behind one server do
+/// not get their connections dropped.
+const HOST_CONCURRENCY: usize = 8;
+
+/// Connections and observations for one command run.
+pub(crate) struct Session<'a> {
+    pub(crate) plan: &'a Plan,
+    pub(crate) graph: StepGraph,
+    pub(crate) transports: HashMap<String, Arc<dyn Transport>>,
+    pub(crate) states: HashMap<String, HostState>,
+    pub(crate) now: chrono::DateTime<chrono::Utc>,
+    /// Which artefacts observation hashes in full.
+    pub(crate) verify: observe::Verify,
+    /// Resources made again on request (`--replace`).
+    pub(crate) replace: BTreeSet<String>,
+}
+
+impl<'a> Session<'a> {
+    pub(crate) async fn open(
+        plan: &'a Plan,
+        printer: &Printer,
+        verify: observe::Verify,
+    ) -> Result<Session<'a>> {
+        let graph = StepGraph::build(plan);
+        let hosts = plan.used_hosts();
+        let connected: Vec<_> = futures::stream::iter(hosts.iter().map(|h| remote::connect(h)))
+            .buffered(HOST_CONCURRENCY)
+            .collect()
+            .await;
+        let mut transports: HashMap<String, Arc<dyn Transport>> = HashMap::new();
+        let mut first_error = None;
+        for (h, t) in hosts.iter().zip(connected) {
+            match t {
+                Ok(t) => {
+                    transports.insert(h.name.clone(), t);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        let mut session = Session {
+            plan,
+            graph,
+            transports,
+            states: HashMap::new(),
+            now: crate::clock::now(),
+            verify,
+            replace: BTreeSet::new(),
+        };
+        if let Some(e) = first_error {
+            session.close().await;
+            return Err(e.into());
+        }
+        if let Err(e) = session.observe(printer).await {
+            session.close().await;
+            return Err(e);
+        }
+        Ok(session)
+    }
+
+    pub(crate) async fn observe(&mut self, printer: &Printer) -> Result<()> {
+        let started = std::time::Instant::now();
+        let hosts: Vec<(String, Arc<dyn Transport>)> = self
+            .transports
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let plan = self.plan;
+        let results: Vec<_> = futures::stream::iter(
+            hosts
+                .iter()
+                .map(|(_, t)| observe::observe(plan, t.as_ref(), self.verify)),
+        )
+        .buffered(HOST_CONCURRENCY)
+        .collect()
+        .await;
+        for ((name, _), r) in hosts.iter().zip(results) {
+            self.states.insert(name.clone(), r?);
+        }
+        printer.status(
+            "Observed",
+            &format!(
+                "{} host(s) in {:.2}s",
+                hosts.len(),
+                started.elapsed().as_secs_f64()
+            ),
+        );
+        Ok(())
+    }
+
+    pub(crate) fn diff(&self) -> Diff {
+        diff::diff_replacing(
+            self.plan,
+            &self.graph,
+            &self.states,
+            self.now,
+            &self.replace,
+        )
+    }
+
+    /// Steps a `--target` keeps: the target, what it depends on, the
+    /// teardowns of ephemeral containers among them, and the guards.
+    fn target_steps(&self, target: &str) -> Result<BTreeSet<String>> {
+        let main = self.graph.main(target).ok_or_else(|| {
+            miette!(
+                code = "cutter::unknown_target",
+                "unknown target `{target}`: no artefact, container or check of that name"
+            )
+        })?;
+        let mut keep: BTreeSet<String> = self
+            .graph
+            .closure(main)
+            .into_iter()
+            .map(|n| self.graph.graph[n].id.clone())
+            .collect();
+        keep.retain(|id| !id.starts_with("guard-"));
+        let containers: Vec<String> = keep
+            .iter()
+            .filter_map(|id| id.strip_prefix("container.").map(str::to_string))
+            .collect();
+        for c in containers {
+            if self.graph.node(&format!("teardown.{c}")).is_some() {
+                keep.insert(format!("teardown.{c}"));
+            }
+        }
+        for n in self.graph.graph.node_indices() {
+            let s = &self.graph.graph[n];
+            if matches!(s.kind, StepKind::GuardBefore | StepKind::GuardAfter) {
+                keep.insert(s.id.clone());
+            }
+        }
+        Ok(keep)
+    }
+
+    pub(crate) fn plan(&self, target: Option<&str>) -> Result<(Diff, PlanView)> {
+        let mut diff = self.diff();
+        if let Some(t) = target {
+            let keep = self.target_steps(t)?;
+            for c in &mut diff.changes {
+                if !keep.contains(&c.step) && c.action != Action::Noop {
+                    c.action = Action::Noop;
+                    c.reasons = vec![format!("not part of target `{t}`")];
+                }
+            }
+        }
+        let mut view = render::view(self.plan, &self.graph, &diff, &self.states, self.now);
+        view.target = target.map(str::to_string);
+        view.replace = self.replace.iter().cloned().collect();
+        Ok((diff, view))
+    }
+
+    pub(crate) async fn close(&self) {
+        futures::future::join_all(self.transports.values().map(|t| t.close())).await;
+    }
+}
