@@ -15,10 +15,11 @@ use crate::printer::Printer;
 use crate::remote::{self, Transport};
 use crate::render::{self, PlanView};
 
-/// How many hosts are connected to and observed at once: below sshd's
-/// default `MaxStartups` (10), so that many plan hosts behind one server do
-/// not get their connections dropped.
-const HOST_CONCURRENCY: usize = 8;
+/// How many hosts are connected to and observed at once. Many plan hosts
+/// behind one server can exceed sshd's default `MaxStartups` (10); the
+/// connections it drops before authentication are retried (see
+/// `remote::connect`).
+const HOST_CONCURRENCY: usize = 16;
 
 /// Connections and observations for one command run.
 pub(crate) struct Session<'a> {

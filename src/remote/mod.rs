@@ -144,8 +144,16 @@ pub async fn connect(host: &Host) -> Result<Arc<dyn Transport>, RemoteError> {
                         if attempt < 4 && dropped_before_auth(&detail) =>
                     {
                         attempt += 1;
+                        // Spread the retries of hosts that were dropped together.
+                        let spread = host
+                            .name
+                            .bytes()
+                            .fold(u64::from(std::process::id()), |h, b| {
+                                h.wrapping_mul(31).wrapping_add(u64::from(b))
+                            })
+                            % 250;
                         tokio::time::sleep(std::time::Duration::from_millis(
-                            200 * attempt + u64::from(std::process::id() % 97),
+                            150 * attempt + spread,
                         ))
                         .await;
                     }
