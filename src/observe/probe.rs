@@ -47,15 +47,14 @@ slurp() { c=; while IFS= read -r l || [ -n "$l" ]; do c="$c$l
 seen=
 found() {
   rec_artefact "$1" "$2" "$3"
-  d=${3%/*}
+  i=$1; p=$3; d=${3%/*}; shift 3
   case "$seen" in *"//$d//"*) ;; *) seen="$seen//$d//"; if [ -f "$d/SHA256SUMS" ]; then slurp "$d/SHA256SUMS"; rec_sums "$d" "$c"; fi;; esac
-  for e in "$3".*.json; do
-    [ -f "$e" ] || continue
-    b=${e##*/}; b=${b#"${3##*/}".}
-    slurp "$e"; rec_evidence "$1" "$b" "$c"
+  for b in "$@"; do
+    [ -f "$p.$b" ] || continue
+    slurp "$p.$b"; rec_evidence "$i" "$b" "$c"
   done
-  v="$d/.${3##*/}.cutter-verified"
-  if [ -f "$v" ]; then slurp "$v"; rec_verified "$1" "$c"; fi
+  v="$d/.${p##*/}.cutter-verified"
+  if [ -f "$v" ]; then slurp "$v"; rec_verified "$i" "$c"; fi
 }
 dk() {
   out=$("$@" 2>&1); rc=$?
@@ -192,9 +191,20 @@ pub fn probe_script(plan: &Plan, host: &str) -> String {
         } else {
             String::new()
         };
+        // The evidence files that may sit beside it, by name: a test of a
+        // file name per artefact instead of listing its folder each time.
+        let mut evidence = String::from(" cutter.json");
+        for c in plan
+            .containers
+            .values()
+            .filter(|c| c.restore.as_ref().is_some_and(|r| r.artefact == a.name))
+        {
+            evidence.push(' ');
+            evidence.push_str(&crate::shell::quote(&crate::diff::evidence_name(c)));
+        }
         let _ = writeln!(
             s,
-            "n=0; last=; for f in {}; do [ -f \"$f\" ] || continue;{each} n=$((n+1)); last=$f; done; if [ -n \"$last\" ]; then found {i} \"$n\" \"$last\"; set -- \"$@\" \"$last\"; else rec_artefact {i} 0; fi",
+            "n=0; last=; for f in {}; do [ -f \"$f\" ] || continue;{each} n=$((n+1)); last=$f; done; if [ -n \"$last\" ]; then found {i} \"$n\" \"$last\"{evidence}; set -- \"$@\" \"$last\"; else rec_artefact {i} 0; fi",
             a.path.glob()
         );
     }
