@@ -178,6 +178,9 @@ pub enum Command {
     },
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
+    /// The plan's resource names, one a line (used by shell completion).
+    #[command(hide = true)]
+    Names { plan: PathBuf },
 }
 
 /// Plan variables set from the command line.

@@ -145,5 +145,6 @@ async fn execute(command: Command, printer: &Printer) -> Result<ExitStatus> {
             lock_wait,
         } => commands::destroy::exec(plan, name, inputs, yes, lock_wait, printer).await,
         Command::Completions { shell } => commands::completions::exec(shell),
+        Command::Names { plan } => commands::completions::names(&plan),
     }
 }

@@ -886,3 +886,35 @@ fn a_thousand_artefacts_do_not_stall_the_probe() {
     };
     assert!(status.success());
 }
+
+/// Bash completion offers the plan's resource names after `--target`,
+/// `--replace` and `destroy PLAN`, without contacting a host.
+#[test]
+fn bash_completion_offers_resource_names() {
+    let site = Site::new(THREE);
+    let script = site.cutter(0, &["completions", "bash"]).stdout;
+    let bin = crate::test::cutter_bin();
+    let dir = bin.parent().unwrap().display().to_string();
+    let probe = format!(
+        "PATH={dir}:$PATH\n{script}\nCOMP_WORDS=(cutter plan plan.toml --target br)\nCOMP_CWORD=4\n_cutter_with_names\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n\
+         COMP_WORDS=(cutter destroy plan.toml '')\nCOMP_CWORD=3\n_cutter_with_names\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n"
+    );
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&probe)
+        .current_dir(site.dir())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "bravo",
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        lines[1..].contains(&"alpha") && lines[1..].contains(&"charlie"),
+        "{text}"
+    );
+}
