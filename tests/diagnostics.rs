@@ -717,3 +717,33 @@ lifecycle = "persistent"
         "`{{ date }}` or `{{ timestamp }}` here",
     );
 }
+
+/// A wrong value that came from a variable points at the variable too.
+#[test]
+fn a_wrong_value_points_at_the_variable_it_came_from() {
+    let err = invalid(
+        r#"[vars]
+root = "backups"
+
+[hosts.here]
+local = true
+
+[artefacts.a]
+path = "{{ var.root }}/a.txt"
+command = "echo a"
+"#,
+    );
+    assert_says(&err, "artefact `a` needs an absolute path");
+    assert_points_at(
+        &err,
+        2,
+        r#"root = "backups""#,
+        "`var.root` gets its value here",
+    );
+    assert_points_at(
+        &err,
+        8,
+        r#"path = "{{ var.root }}/a.txt""#,
+        "not absolute: `backups/a.txt`",
+    );
+}

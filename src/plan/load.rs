@@ -135,6 +135,7 @@ pub fn load_str_with(
         vars: IndexMap::new(),
         names: HashMap::new(),
         protected_spans: HashMap::new(),
+        var_spans: HashMap::new(),
         default_host: None,
     };
     let plan = loader.resolve(raw, path);
@@ -184,6 +185,9 @@ struct Loader<'a> {
     /// Span of each protected entry, per host, for labels.
     protected_spans: HashMap<(String, &'static str, String), Range<usize>>,
     default_host: Option<String>,
+    /// Where each variable's value is written in the file (for labels that
+    /// point at the origin of a wrong value).
+    var_spans: HashMap<String, Range<usize>>,
 }
 
 impl Loader<'_> {
@@ -235,6 +239,9 @@ impl Loader<'_> {
         // How deep each variable nests others: `b = "{{ var.a }}"` is one deeper than `a`.
         let mut depths: HashMap<String, usize> = HashMap::new();
         for (name, value) in vars {
+            if self.overrides.get(name.get_ref()).is_none() {
+                self.var_spans.insert(name.get_ref().clone(), value.span());
+            }
             // Set from outside the plan: taken literally.
             if let Some(v) = self.overrides.get(name.get_ref()) {
                 self.expanded += v.len();
@@ -1356,11 +1363,48 @@ impl Loader<'_> {
     }
 
     /// Paths are absolute, in normal form, and name a file.
+    /// Where the variables a value uses got their values: a span in the
+    /// file, or `None` when set from the command line.
+    fn var_origins(&self, raw: &str) -> Vec<(Option<Range<usize>>, String)> {
+        let mut out = Vec::new();
+        let mut rest = raw;
+        while let Some(i) = rest.find("{{") {
+            let after = &rest[i + 2..];
+            let Some(end) = after.find("}}") else { break };
+            if let Some(name) = after[..end].trim().strip_prefix("var.") {
+                match self.var_spans.get(name) {
+                    Some(span) => out.push((
+                        Some(span.clone()),
+                        format!("`var.{name}` gets its value here"),
+                    )),
+                    None if self.overrides.get(name).is_some() => {
+                        out.push((None, format!("`var.{name}` was set by --var or --var-file")))
+                    }
+                    None => {}
+                }
+            }
+            rest = &after[end + 2..];
+        }
+        out
+    }
+
     fn check_path(&mut self, raw: &Spanned<String>, display: &str, owner: &str) {
+        let origins = self.var_origins(raw.get_ref());
         if !display.starts_with('/') {
-            self.diags
-                .error("path", format!("artefact `{owner}` needs an absolute path"))
-                .label(raw.span(), "not absolute");
+            let d = self
+                .diags
+                .error("path", format!("artefact `{owner}` needs an absolute path"));
+            d.label(raw.span(), format!("not absolute: `{display}`"));
+            for (span, text) in origins {
+                match span {
+                    Some(span) => {
+                        d.label(span, text);
+                    }
+                    None => {
+                        d.help(text);
+                    }
+                }
+            }
             return;
         }
         if display.ends_with('/')
