@@ -283,6 +283,8 @@ fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState, String> {
             .artefacts
             .insert((*name).clone(), ArtefactState::default());
     }
+    let (stdout, contents) = split_contents(stdout);
+    let content = |path: &str| contents.get(path).cloned().unwrap_or_default();
     let mut fields = stdout
         .split(|b| *b == 0)
         .map(|f| String::from_utf8_lossy(f).into_owned());
@@ -320,7 +322,7 @@ fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState, String> {
                 );
             }
             Record::Sums if n == 3 => {
-                sums.insert(rec[1].clone(), parse_sums(&rec[2]));
+                sums.insert(rec[1].clone(), parse_sums(&content(&rec[2])));
             }
             Record::Match if n == 4 => {
                 all.entry(index(&rec[1])?)
@@ -328,7 +330,7 @@ fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState, String> {
                     .push((rec[2].clone(), rec[3] == "1"));
             }
             Record::Evidence if n == 4 => {
-                if let Ok(v) = serde_json::from_str(&rec[3]) {
+                if let Ok(v) = serde_json::from_str(&content(&rec[3])) {
                     evidence
                         .entry(index(&rec[1])?)
                         .or_default()
@@ -351,7 +353,7 @@ fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState, String> {
                 }
             }
             Record::Verified if n == 3 => {
-                if let Some(v) = Verified::parse(&rec[2]) {
+                if let Some(v) = Verified::parse(&content(&rec[2])) {
                     verified.insert(index(&rec[1])?, v);
                 }
             }
@@ -385,7 +387,7 @@ fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState, String> {
                     .strip_suffix(".json")
                     .and_then(|s| s.split_once('.'))
                     .map(|(_, step)| step.to_string());
-                if let (Some(step), Ok(v)) = (step, serde_json::from_str(&rec[2])) {
+                if let (Some(step), Ok(v)) = (step, serde_json::from_str(&content(&rec[2]))) {
                     state.failures.insert(step, v);
                 }
             }
@@ -425,6 +427,30 @@ fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState, String> {
         );
     }
     Ok(state)
+}
+
+/// Split the probe's output at its `Contents` record: the records before,
+/// and the small files' contents after (`grep -H -Z`: `path NUL line` per
+/// line), by path.
+fn split_contents(stdout: &[u8]) -> (&[u8], HashMap<String, String>) {
+    let marker = format!("1\0{}\0", probe::Record::Contents.tag());
+    let marker = marker.as_bytes();
+    let at = (0..stdout.len().saturating_sub(marker.len() - 1))
+        .find(|&i| stdout[i..].starts_with(marker) && (i == 0 || stdout[i - 1] == 0));
+    let Some(at) = at else {
+        return (stdout, HashMap::new());
+    };
+    let mut contents: HashMap<String, String> = HashMap::new();
+    for line in stdout[at + marker.len()..].split(|b| *b == b'\n') {
+        let Some(nul) = line.iter().position(|b| *b == 0) else {
+            continue;
+        };
+        let path = String::from_utf8_lossy(&line[..nul]).into_owned();
+        let text = contents.entry(path).or_default();
+        text.push_str(&String::from_utf8_lossy(&line[nul + 1..]));
+        text.push('\n');
+    }
+    (&stdout[..at], contents)
 }
 
 /// What `stat` says of a file; times in nanoseconds since the epoch, so

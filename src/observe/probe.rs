@@ -42,8 +42,12 @@ pub fn failure_prefix(plan: &Plan) -> String {
 
 const PRELUDE: &str = r#"export LC_ALL=C
 r() { printf '%s\0' "$#" "$@"; }
-slurp() { c=; while IFS= read -r l || [ -n "$l" ]; do c="$c$l
-"; done < "$1"; }
+# Small files (SHA256SUMS, manifests, evidence, records) are not read here:
+# dash's `read` takes a system call per byte. Their paths are collected and
+# one `grep` prints them all at the end; records carry the path.
+want=
+slurp() { c=$1; want="$want$1
+"; }
 seen=
 found() {
   rec_artefact "$1" "$2" "$3"
@@ -111,10 +115,14 @@ pub enum Record {
     Lock,
     /// file name, content: a standing failure.
     Failure,
+    /// The last record: what follows is `grep -H -Z` output, each line of
+    /// each small file as `path NUL line`, the content of the paths the
+    /// records above name.
+    Contents,
 }
 
 impl Record {
-    const ALL: [Record; 10] = [
+    const ALL: [Record; 11] = [
         Record::Artefact,
         Record::Sums,
         Record::Evidence,
@@ -125,6 +133,7 @@ impl Record {
         Record::Missing,
         Record::Lock,
         Record::Failure,
+        Record::Contents,
     ];
 
     pub fn tag(self) -> &'static str {
@@ -139,6 +148,7 @@ impl Record {
             Record::Missing => "M",
             Record::Lock => "L",
             Record::Failure => "F",
+            Record::Contents => "G",
         }
     }
 
@@ -155,6 +165,7 @@ impl Record {
             Record::Missing => "rec_missing",
             Record::Lock => "rec_lock",
             Record::Failure => "rec_failure",
+            Record::Contents => "rec_contents",
         }
     }
 
@@ -227,6 +238,12 @@ pub fn probe_script(plan: &Plan, host: &str) -> String {
         crate::shell::quote(&failure_prefix(plan))
     );
     s.push_str(FILES);
+    let _ = writeln!(
+        s,
+        "if [ -n \"$want\" ]; then printf '%s\\0' 1 {}; set -f; IFS='
+'; set -- $want; unset IFS; set +f; grep -s -H -Z -a '' -- \"$@\"; fi",
+        Record::Contents.tag()
+    );
     s.push_str("exit 0\n");
     s
 }
