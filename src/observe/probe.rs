@@ -240,8 +240,7 @@ pub fn probe_script(plan: &Plan, host: &str) -> String {
     s.push_str(FILES);
     let _ = writeln!(
         s,
-        "if [ -n \"$want\" ]; then printf '%s\\0' 1 {}; set -f; IFS='
-'; set -- $want; unset IFS; set +f; grep -s -H -Z -a '' -- \"$@\"; fi",
+        "if [ -n \"$want\" ]; then printf '%s\\0' 1 {}; printf '%s' \"$want\" | xargs -d '\\n' grep -s -H -Z -a '' --; fi",
         Record::Contents.tag()
     );
     s.push_str("exit 0\n");
