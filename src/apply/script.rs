@@ -146,10 +146,9 @@ impl Script {
             r#"set -u
 cutter_body=
 cutter_life=
-cutter_timer=
 cutter_reap() {{
-  trap '' INT TERM HUP ALRM
-  kill $cutter_life $cutter_timer 2>/dev/null
+  trap '' INT TERM HUP
+  kill $cutter_life 2>/dev/null
   [ -z "$cutter_body" ] || kill -TERM "-$cutter_body" 2>/dev/null || kill -TERM "$cutter_body" 2>/dev/null || :
   for c in {targets}; do
     for p in $(docker top "$c" -eo pid,args 2>/dev/null | awk -v m=application_name=cutter-{nonce} 'index($0, m) {{ print $1 }}'); do kill -TERM "$p" 2>/dev/null || :; done
@@ -160,11 +159,11 @@ cutter_reap() {{
 trap 'cutter_reap; exit 129' HUP
 trap 'cutter_reap; exit 130' INT
 trap 'cutter_reap; exit 143' TERM
-trap 'cutter_reap; echo "cutter: step stopped after its timeout of {secs}s" >&2; exit 124' ALRM
 cutter_in=$(umask 077 && mktemp) || exit 1
 head -c {input_len} > "$cutter_in"
 cutter_script={body}
-if command -v setsid > /dev/null 2>&1; then setsid sh -c "$cutter_script" cutter-step < "$cutter_in" & else sh -c "$cutter_script" cutter-step < "$cutter_in" & fi
+# `timeout` ends the step's whole process group at the step's timeout.
+if command -v setsid > /dev/null 2>&1; then setsid timeout -k 10 {secs} sh -c "$cutter_script" cutter-step < "$cutter_in" & else timeout -k 10 {secs} sh -c "$cutter_script" cutter-step < "$cutter_in" & fi
 cutter_body=$!
 # Registered in the host's apply lock while it runs: the lock is not stale
 # while a step of its holder still runs.
@@ -174,11 +173,10 @@ exec 3<&0
 {{ while IFS= read -r _; do :; done; kill -HUP $$ 2>/dev/null; }} <&3 > /dev/null 2>&1 &
 exec 3<&-
 cutter_life=$!
-( trap 'kill "$s" 2>/dev/null; exit 0' TERM; sleep {secs} & s=$!; wait "$s" && kill -ALRM $$ 2>/dev/null ) < /dev/null > /dev/null 2>&1 &
-cutter_timer=$!
 cutter_rc=0
 wait "$cutter_body" || cutter_rc=$?
-kill "$cutter_life" "$cutter_timer" 2>/dev/null
+kill "$cutter_life" 2>/dev/null
+if [ "$cutter_rc" -eq 124 ] || [ "$cutter_rc" -eq 137 ]; then cutter_reap; echo "cutter: step stopped after its timeout of {secs}s" >&2; cutter_rc=124; fi
 rm -f -- "$cutter_in" "$cutter_reg"
 # 127 would read as "no such command" to the SSH layer and lose the output.
 [ "$cutter_rc" -ne 127 ] || {{ echo "cutter: a command of the step was not found (exit 127)" >&2; cutter_rc=125; }}
