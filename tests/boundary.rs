@@ -485,3 +485,26 @@ timeout = "3s"
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// A published port is a port, never a Docker option in disguise.
+#[test]
+fn published_ports_cannot_smuggle_options() {
+    for port in [
+        "--privileged",
+        "-v=/:/host",
+        "5432",
+        "a:b",
+        "127.0.0.1:5433:5432/evil",
+    ] {
+        refused(
+            &format!(
+                "[containers.evil]\nimage = \"postgres:16\"\nlifecycle = \"persistent\"\nname = \"cutter-evil\"\nports = [{}]\n",
+                toml_string(port)
+            ),
+            "is not a port to publish",
+        );
+    }
+    accepted(
+        "[containers.evil]\nimage = \"postgres:16\"\nlifecycle = \"persistent\"\nname = \"cutter-evil\"\nports = [\"127.0.0.1:5433:5432\", \"5434:5432/tcp\"]\n",
+    );
+}

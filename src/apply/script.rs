@@ -662,7 +662,7 @@ pub fn container(
             run.push_str(&format!(" -e {}", quote(&format!("{k}={v}"))));
         }
         for p in &c.ports {
-            run.push_str(&format!(" -p {}", quote(p)));
+            run.push_str(&format!(" {}", quote(&format!("--publish={p}"))));
         }
         if !secrets.is_empty() {
             s.setup.push(

@@ -85,6 +85,18 @@ impl Inputs<'_> {
             .map(|f| f.path.clone())
     }
 
+    /// The older files retention deletes for artefact `name` in this run
+    /// (`None` when its host was not observed).
+    pub fn prune_files(&self, name: &str) -> Option<Vec<String>> {
+        let a = &self.plan.artefacts[name];
+        let remade = self
+            .diff
+            .get(&format!("artefact.{name}"))
+            .is_some_and(|c| !matches!(c.action, Action::Noop | Action::Conflict));
+        let host = self.states.get(&a.host)?;
+        Some(crate::diff::prune_list(a, host, self.now, remade))
+    }
+
     /// The newest observed file of an artefact, when it fails its checksum:
     /// it is moved aside when a new one is made.
     fn corrupted(&self, name: &str) -> Option<String> {
@@ -166,15 +178,9 @@ pub fn build(
         }
         StepKind::Prune => {
             let a = &plan.artefacts[&step.resource];
-            let remade = inputs
-                .diff
-                .get(&format!("artefact.{}", a.name))
-                .is_some_and(|c| !matches!(c.action, Action::Noop | Action::Conflict));
-            let host = inputs
-                .states
-                .get(&a.host)
+            let files = inputs
+                .prune_files(&a.name)
                 .ok_or_else(|| format!("host `{}` was not observed", a.host))?;
-            let files = crate::diff::prune_list(a, host, inputs.now, remade);
             script::prune(plan, a, &files)
         }
         StepKind::GuardBefore | StepKind::GuardAfter => {

@@ -1034,7 +1034,24 @@ impl Loader<'_> {
                 env
             },
             secrets,
-            ports: c.ports.iter().map(|p| p.get_ref().clone()).collect(),
+            ports: c
+                .ports
+                .iter()
+                .map(|p| {
+                    if !port_spec(p.get_ref()) {
+                        self.diags
+                            .error(
+                                "ports",
+                                format!("`{}` is not a port to publish", p.get_ref()),
+                            )
+                            .label(
+                                p.span(),
+                                "e.g. \"127.0.0.1:5433:5432\" or \"5433:5432/tcp\"",
+                            );
+                    }
+                    p.get_ref().clone()
+                })
+                .collect(),
             ready: match &c.ready {
                 Some(r) => Some(self.text_template(r)?),
                 None => None,
@@ -1741,4 +1758,22 @@ fn image_reference(image: &str) -> Result<(), String> {
         Some(c) => Err(format!("contains `{}`", c.escape_default())),
         None => Ok(()),
     }
+}
+
+/// `[ip:]host_port:container_port[/tcp|udp]`, never an option.
+fn port_spec(p: &str) -> bool {
+    let (addr, proto) = p.split_once('/').unwrap_or((p, "tcp"));
+    let parts: Vec<&str> = addr.split(':').collect();
+    let num = |x: &str| !x.is_empty() && x.len() <= 5 && x.chars().all(|c| c.is_ascii_digit());
+    matches!(proto, "tcp" | "udp" | "sctp")
+        && match parts.as_slice() {
+            [h, c] => num(h) && num(c),
+            [ip, h, c] => {
+                ip.chars().all(|ch| ch.is_ascii_digit() || ch == '.')
+                    && !ip.is_empty()
+                    && num(h)
+                    && num(c)
+            }
+            _ => false,
+        }
 }

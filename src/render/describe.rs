@@ -94,15 +94,7 @@ pub fn step(inputs: &Inputs<'_>, id: &str) -> Vec<Detail> {
         }
         StepKind::Prune => {
             let a = &plan.artefacts[&step.resource];
-            let remade = inputs
-                .diff
-                .get(&format!("artefact.{}", a.name))
-                .is_some_and(|c| !matches!(c.action, Action::Noop | Action::Conflict));
-            let files = inputs
-                .states
-                .get(&a.host)
-                .map(|h| crate::diff::prune_list(a, h, inputs.now, remade))
-                .unwrap_or_default();
+            let files = inputs.prune_files(&a.name).unwrap_or_default();
             prune(a, &files)
         }
         StepKind::GuardBefore | StepKind::GuardAfter => guard(
