@@ -44,15 +44,17 @@ const PRELUDE: &str = r#"export LC_ALL=C
 r() { printf '%s\0' "$#" "$@"; }
 # Small files (SHA256SUMS, manifests, evidence, records) are not read here:
 # dash's `read` takes a system call per byte. Their paths are collected and
-# one `grep` prints them all at the end; records carry the path.
-want=
-slurp() { c=$1; want="$want$1
+# one `grep` prints them all at the end; records carry the path. Each
+# artefact keeps its own list (`w_<index>`) and its newest match (`l_<index>`)
+# in variables of its own: growing one string or "$@" artefact by artefact
+# copies it each time, which made a 1000-artefact probe quadratic.
+w=
+slurp() { c=$1; w="$w$1
 "; }
-seen=
 found() {
   rec_artefact "$1" "$2" "$3"
-  i=$1; p=$3; d=${3%/*}; shift 3
-  case "$seen" in *"//$d//"*) ;; *) seen="$seen//$d//"; if [ -f "$d/SHA256SUMS" ]; then slurp "$d/SHA256SUMS"; rec_sums "$d" "$c"; fi;; esac
+  w=; i=$1; p=$3; d=${3%/*}; shift 3
+  if [ -f "$d/SHA256SUMS" ]; then slurp "$d/SHA256SUMS"; rec_sums "$d" "$c"; fi
   for b in "$@"; do
     [ -f "$p.$b" ] || continue
     slurp "$p.$b"; rec_evidence "$i" "$b" "$c"
@@ -64,7 +66,6 @@ dk() {
   out=$("$@" 2>&1); rc=$?
   printf '%s' "$out"; return $rc
 }
-set --
 "#;
 
 const DOCKER: &str = r#"if command -v docker >/dev/null 2>&1; then
@@ -215,7 +216,7 @@ pub fn probe_script(plan: &Plan, host: &str) -> String {
         }
         let _ = writeln!(
             s,
-            "n=0; last=; for f in {}; do [ -f \"$f\" ] || continue;{each} n=$((n+1)); last=$f; done; if [ -n \"$last\" ]; then found {i} \"$n\" \"$last\"{evidence}; set -- \"$@\" \"$last\"; else rec_artefact {i} 0; fi",
+            "n=0; last=; for f in {}; do [ -f \"$f\" ] || continue;{each} n=$((n+1)); last=$f; done; if [ -n \"$last\" ]; then found {i} \"$n\" \"$last\"{evidence}; l_{i}=$last; w_{i}=$w; else rec_artefact {i} 0; fi",
             a.path.glob()
         );
     }
@@ -234,13 +235,26 @@ pub fn probe_script(plan: &Plan, host: &str) -> String {
     // Failures of earlier applies of this plan that still stand.
     let _ = writeln!(
         s,
-        "for f in \"{FAILURES_DIR}\"/{}.*.json; do [ -f \"$f\" ] || continue; slurp \"$f\"; rec_failure \"${{f##*/}}\" \"$c\"; done",
+        "w=; for f in \"{FAILURES_DIR}\"/{}.*.json; do [ -f \"$f\" ] || continue; slurp \"$f\"; rec_failure \"${{f##*/}}\" \"$c\"; done; w_f=$w",
         crate::shell::quote(&failure_prefix(plan))
     );
+    // The newest matches, for one `stat`, and the small files, for one
+    // `grep`: each list assembled by a single command.
+    let count = plan.artefacts.values().filter(|a| a.host == host).count();
+    s.push_str("set --");
+    for i in 0..count {
+        let _ = write!(s, " ${{l_{i}+\"$l_{i}\"}}");
+    }
+    s.push('\n');
     s.push_str(FILES);
+    s.push_str("want=$(printf '%s' \"$w_f\"");
+    for i in 0..count {
+        let _ = write!(s, " \"$w_{i}\"");
+    }
+    s.push_str(")\n");
     let _ = writeln!(
         s,
-        "if [ -n \"$want\" ]; then printf '%s\\0' 1 {}; printf '%s' \"$want\" | xargs -d '\\n' grep -s -H -Z -a '' --; fi",
+        "if [ -n \"$want\" ]; then printf '%s\\0' 1 {}; printf '%s\\n' \"$want\" | sort -u | xargs -d '\\n' grep -s -H -Z -a '' --; fi",
         Record::Contents.tag()
     );
     s.push_str("exit 0\n");
