@@ -7,7 +7,7 @@
 //! The closed sets (`lifecycle`, a guard's `kind`, `pg_dump.format`) stay
 //! strings here and are checked in `load`: a serde enum would turn an unknown
 //! value into a TOML error that ends the parse, so the plan's other errors
-//! would go unreported, and its message would not list the choices.
+//! would go unreported, and it would read as a syntax error.
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
