@@ -191,12 +191,12 @@ impl Loader<'_> {
         c: &RawContainer,
         names: &DockerNames,
     ) {
-        let at = |v: &Option<Spanned<String>>| v.as_ref().map_or(name.span(), |n| n.span());
-        for (what, value, at) in [
-            ("container name", &names.container, at(&c.name)),
-            ("network", &names.network, at(&c.network)),
-            ("volume", &names.volume, at(&c.volume)),
+        for (what, value, written) in [
+            ("container name", &names.container, &c.name),
+            ("network", &names.network, &c.network),
+            ("volume", &names.volume, &c.volume),
         ] {
+            let at = written_at(name, written);
             if let Err(e) = docker_name(value) {
                 self.diags
                     .error("name", format!("`{value}` is not a valid Docker {what}"))
@@ -232,7 +232,7 @@ impl Loader<'_> {
             self.diags
                 .error("path", format!("`{mount}` is not a mount point"))
                 .label(
-                    c.mount.as_ref().map_or(name.span(), |m| m.span()),
+                    written_at(name, &c.mount),
                     "an absolute path without `,`, `:` or `=`",
                 );
         }
@@ -268,49 +268,46 @@ impl Loader<'_> {
         c: &RawContainer,
         names: &DockerNames,
     ) {
-        let protected = plan.hosts[host].protected.clone();
+        let protected = &plan.hosts[host].protected;
         let resource = name.get_ref();
-        let at = |v: &Option<Spanned<String>>| -> Range<usize> {
-            v.as_ref().map_or(name.span(), |n| n.span())
-        };
         let DockerNames {
             container,
             network,
             volume,
         } = names;
-        if protected
-            .containers
-            .iter()
-            .any(|p| p.trim_start_matches('/') == container.as_str())
-        {
-            self.refuse(
-                host,
+        let refusals = [
+            (
+                protected
+                    .containers
+                    .iter()
+                    .any(|p| p.trim_start_matches('/') == container.as_str()),
                 "container",
                 container,
-                at(&c.name),
+                &c.name,
                 format!("container `{resource}` would replace protected container `{container}`"),
                 "this name belongs to production",
-            );
-        }
-        if protected.networks.contains(network) {
-            self.refuse(
-                host,
+            ),
+            (
+                protected.networks.contains(network),
                 "network",
                 network,
-                at(&c.network),
+                &c.network,
                 format!("container `{resource}` would attach to protected network `{network}`"),
                 "production's network",
-            );
-        }
-        if protected.volumes.contains(volume) {
-            self.refuse(
-                host,
+            ),
+            (
+                protected.volumes.contains(volume),
                 "volume",
                 volume,
-                at(&c.volume),
+                &c.volume,
                 format!("container `{resource}` would mount protected volume `{volume}`"),
                 "production's volume",
-            );
+            ),
+        ];
+        for (taken, kind, item, written, message, label) in refusals {
+            if taken {
+                self.refuse(host, kind, item, written_at(name, written), message, label);
+            }
         }
     }
 
@@ -336,6 +333,11 @@ impl Loader<'_> {
         }
         ports.iter().map(|p| p.get_ref().clone()).collect()
     }
+}
+
+/// Where an optional value is written, or else the resource's name.
+fn written_at(name: &Spanned<String>, value: &Option<Spanned<String>>) -> Range<usize> {
+    value.as_ref().map_or(name.span(), |v| v.span())
 }
 
 fn restore_of(r: &RawRestore) -> Restore {
