@@ -39,20 +39,7 @@ impl Loader<'_> {
         }
         self.check_path(&a.path, &display, name.get_ref());
         self.check_stderr(a.stderr.as_ref());
-        if let Some(p) = plan.hosts[&host].protected.path_covering(&display) {
-            let p = p.to_string();
-            self.refuse(
-                &host,
-                "path",
-                &p,
-                a.path.span(),
-                format!(
-                    "artefact `{}` would write under protected path `{p}`",
-                    name.get_ref()
-                ),
-                "this path is protected",
-            );
-        }
+        self.refuse_protected_path(plan, &host, name, &a.path, &display);
         let place = match &a.container {
             Some(c) => self.place(plan, c),
             None => Place::Host,
@@ -102,6 +89,29 @@ impl Loader<'_> {
         };
         let within = self.duration(k.within.as_ref());
         Keep { last, within }
+    }
+
+    fn refuse_protected_path(
+        &mut self,
+        plan: &Plan,
+        host: &str,
+        name: &Spanned<String>,
+        path: &Spanned<String>,
+        display: &str,
+    ) {
+        if let Some(p) = plan.hosts[host].protected.path_covering(display) {
+            self.refuse(
+                host,
+                "path",
+                p,
+                path.span(),
+                format!(
+                    "artefact `{}` would write under protected path `{p}`",
+                    name.get_ref()
+                ),
+                "this path is protected",
+            );
+        }
     }
 
     /// `stderr` is a plain file name beside the artefact.

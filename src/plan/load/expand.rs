@@ -19,6 +19,7 @@ impl Loader<'_> {
         template::MAX_EXPANDED.min(MAX_EXPANDED_TOTAL.saturating_sub(self.expanded))
     }
 
+    /// Report template errors at their place in the value.
     pub(super) fn template_errors(&mut self, value: &Spanned<String>, errors: Vec<TemplateError>) {
         // Past the plan's budget every further template fails: say so once.
         let over_budget = self.expansion_limit() < template::MAX_EXPANDED;

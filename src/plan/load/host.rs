@@ -145,6 +145,7 @@ impl Loader<'_> {
             .cloned()
     }
 
+    /// Refuse what would touch production, labelling the protected entry too.
     pub(super) fn refuse(
         &mut self,
         host: &str,

@@ -10,6 +10,7 @@ use crate::plan::schema::RawPlan;
 use crate::plan::{Kind, Place, Plan};
 
 impl Loader<'_> {
+    /// Record every resource name with its kind; refuse invalid and repeated ones.
     pub(super) fn collect_names(&mut self, raw: &RawPlan) {
         let all = raw
             .artefacts
