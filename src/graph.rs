@@ -8,12 +8,11 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write;
 
-use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use serde::Serialize;
 
-use crate::plan::{Diagnostics, Lifecycle, Plan};
+use crate::plan::{Lifecycle, Plan};
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, schemars::JsonSchema,
@@ -267,90 +266,4 @@ pub fn step_id(kind: StepKind, resource: &str) -> String {
         StepKind::GuardAfter => "guard-after",
     };
     format!("{prefix}.{resource}")
-}
-
-/// Report every dependency cycle, naming each member and labelling the
-/// declaration of each edge in it.
-pub fn check_cycles(plan: &Plan, diags: &mut Diagnostics) {
-    let mut g: DiGraph<&str, usize> = DiGraph::new();
-    let mut idx: HashMap<&str, NodeIndex> = HashMap::new();
-    let names = plan
-        .artefacts
-        .keys()
-        .chain(plan.containers.keys())
-        .chain(plan.checks.keys());
-    for name in names {
-        idx.insert(name, g.add_node(name));
-    }
-    for (i, d) in plan.deps.iter().enumerate() {
-        if let (Some(a), Some(b)) = (idx.get(d.before.as_str()), idx.get(d.after.as_str())) {
-            g.add_edge(*a, *b, i);
-        }
-    }
-    let mut sccs: Vec<Vec<NodeIndex>> =
-        tarjan_scc(&g).into_iter().filter(|c| c.len() > 1).collect();
-    for c in &mut sccs {
-        c.sort();
-    }
-    sccs.sort();
-    for scc in sccs {
-        let members: BTreeSet<NodeIndex> = scc.iter().copied().collect();
-        // Walk one cycle through the component, starting at its first member.
-        let start = scc[0];
-        let mut path = vec![start];
-        let mut edges = Vec::new();
-        let mut seen = BTreeSet::from([start]);
-        let mut cur = start;
-        loop {
-            let mut next: Vec<_> = g
-                .edges(cur)
-                .filter(|e| members.contains(&e.target()))
-                .collect();
-            next.sort_by_key(|e| e.target());
-            let e = next
-                .iter()
-                .find(|e| e.target() == start)
-                .or_else(|| next.iter().find(|e| !seen.contains(&e.target())))
-                .or(next.first())
-                .copied();
-            let Some(e) = e else { break };
-            edges.push(*e.weight());
-            if e.target() == start {
-                break;
-            }
-            if !seen.insert(e.target()) {
-                break;
-            }
-            path.push(e.target());
-            cur = e.target();
-        }
-        let mut names: Vec<&str> = path.iter().map(|n| g[*n]).collect();
-        names.push(g[start]);
-        let d = diags.error(
-            "cycle",
-            format!(
-                "dependency cycle: {}",
-                names
-                    .iter()
-                    .map(|n| format!("`{n}`"))
-                    .collect::<Vec<_>>()
-                    .join(" → ")
-            ),
-        );
-        for i in edges {
-            let dep = &plan.deps[i];
-            d.label(
-                dep.span.clone(),
-                format!("`{}` {} `{}`", dep.after, describe(dep.why), dep.before),
-            );
-        }
-        d.help("break the cycle by removing one of these dependencies");
-    }
-}
-
-fn describe(why: &str) -> &str {
-    match why {
-        "after" => "runs after",
-        other => other,
-    }
 }

@@ -6,7 +6,8 @@ use miette::Diagnostic;
 use thiserror::Error;
 
 use crate::observe::probe::LOCK_DIR;
-use crate::remote::{RemoteError, Transport, quote};
+use crate::remote::{RemoteError, Transport};
+use crate::shell::quote;
 
 #[derive(Debug, Error, Diagnostic)]
 pub enum LockError {

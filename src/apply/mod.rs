@@ -253,7 +253,7 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
                     // Bytes written so far by long-running producers (dumps).
                     let sizes = futures::future::join_all(running.values().map(|r| async {
                         let file = r.progress_file.as_ref()?;
-                        let cmd = format!("stat -c %s -- {} 2>/dev/null || echo 0", crate::remote::quote(file));
+                        let cmd = format!("stat -c %s -- {} 2>/dev/null || echo 0", crate::shell::quote(file));
                         let out = ctx.transports[&r.host].run(&cmd, None).await.ok()?;
                         out.stdout_text().trim().parse::<u64>().ok()
                     }))

@@ -3,6 +3,11 @@
 //! Every field keeps its span so that later phases can point back into the
 //! file. Unknown keys are rejected here (`deny_unknown_fields`). The JSON
 //! Schema for editors is generated from these types.
+//!
+//! The closed sets (`lifecycle`, a guard's `kind`, `pg_dump.format`) stay
+//! strings here and are checked in `load`: a serde enum would turn an unknown
+//! value into a TOML error that ends the parse, so the plan's other errors
+//! would go unreported, and it would read as a syntax error.
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;

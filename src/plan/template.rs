@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
-use crate::remote::quote;
+use crate::shell::quote;
 
 pub const DATE_FORMAT: &str = "%Y-%m-%d";
 pub const TIMESTAMP_FORMAT: &str = "%Y%m%dT%H%M%SZ";

@@ -1,8 +1,9 @@
 //! Running commands on a host: one trait, a local and an SSH transport.
 //!
 //! Everything cutter does to a host goes through [`Transport::run`]: a shell
-//! command line (every interpolated value quoted with [`quote`]) and
-//! optional standard input. The transport never interprets the command.
+//! command line (every interpolated value quoted with
+//! [`shell::quote`](crate::shell::quote)) and optional standard input. The
+//! transport never interprets the command.
 
 mod local;
 mod ssh;
@@ -170,5 +171,3 @@ fn dropped_before_auth(detail: &str) -> bool {
         || detail.contains("Connection reset by peer")
         || detail.contains("Connection closed by remote host")
 }
-
-pub use crate::shell::quote;

@@ -1,0 +1,180 @@
+//! Hosts: how each is reached, and what on it is production.
+
+use std::ops::Range;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use toml::Spanned;
+
+use super::Loader;
+use super::names::expand_home;
+use crate::plan::schema::{Map, RawHost, RawProtected};
+use crate::plan::{Connection, Host, Place, Plan, Protected, SshTarget};
+
+impl Loader<'_> {
+    pub(super) fn resolve_hosts(&mut self, hosts: &Map<RawHost>) -> IndexMap<String, Host> {
+        let mut out = IndexMap::new();
+        for (name, h) in hosts {
+            if let Some(host) = self.resolve_host(name, h) {
+                out.insert(host.name.clone(), host);
+            }
+        }
+        out
+    }
+
+    fn resolve_host(&mut self, name: &Spanned<String>, h: &RawHost) -> Option<Host> {
+        let host = name.get_ref().clone();
+        if host.trim().is_empty() {
+            self.diags
+                .error("name", "empty host name")
+                .label(name.span(), "name the host, e.g. `[hosts.vps]`");
+            return None;
+        }
+        let connection = self.connection(name, h)?;
+        let protected = self.protected(&host, &h.protected);
+        Some(Host {
+            name: host,
+            connection,
+            protected,
+        })
+    }
+
+    /// `local = true`, or `ssh = "alias"`: exactly one of them.
+    fn connection(&mut self, name: &Spanned<String>, h: &RawHost) -> Option<Connection> {
+        let host = name.get_ref();
+        match (&h.local, &h.ssh) {
+            (Some(local), None) if *local.get_ref() => Some(Connection::Local),
+            (Some(local), None) => {
+                self.diags
+                    .error(
+                        "host",
+                        format!("host `{host}` has `local = false` and no `ssh`"),
+                    )
+                    .label(local.span(), "say `local = true` or give `ssh = \"alias\"`");
+                None
+            }
+            (None, Some(ssh)) => self.ssh_target(host, ssh, h).map(Connection::Ssh),
+            (Some(local), Some(ssh)) => {
+                self.diags
+                    .error("host", format!("host `{host}` is both local and ssh"))
+                    .label(local.span(), "local here")
+                    .label(ssh.span(), "ssh here");
+                None
+            }
+            (None, None) => {
+                self.diags
+                    .error(
+                        "host",
+                        format!("host `{host}` says neither `local = true` nor `ssh = \"alias\"`"),
+                    )
+                    .label(name.span(), "declared here");
+                None
+            }
+        }
+    }
+
+    fn ssh_target(&mut self, host: &str, ssh: &Spanned<String>, h: &RawHost) -> Option<SshTarget> {
+        let destination = self.text_template(ssh)?;
+        if destination.trim().is_empty() || destination.starts_with('-') {
+            self.diags
+                .error("host", format!("host `{host}` has no SSH destination"))
+                .label(
+                    ssh.span(),
+                    "an alias or `user@host`, not empty and not an option",
+                )
+                .help("write e.g. `ssh = \"prod-vps\"`, an alias of your ~/.ssh/config");
+            return None;
+        }
+        let config_file = match &h.ssh_config {
+            Some(p) => Some(expand_home(&self.text_template(p)?)),
+            None => None,
+        };
+        let connect_timeout = self
+            .seconds(h.connect_timeout.as_ref())
+            .unwrap_or(Duration::from_secs(10));
+        let keepalive = self.seconds(h.keepalive.as_ref()).map(|d| d.as_secs());
+        Some(SshTarget {
+            destination,
+            config_file,
+            connect_timeout,
+            keepalive,
+            strict_host_keys: h.strict_host_keys.as_ref().is_none_or(|s| *s.get_ref()),
+        })
+    }
+
+    /// The host's `[protected]` lists, each entry checked and its span kept
+    /// for the labels of later refusals.
+    fn protected(&mut self, host: &str, p: &RawProtected) -> Protected {
+        let mut protected = Protected::default();
+        for (kind, list, into) in [
+            ("container", &p.containers, &mut protected.containers),
+            ("label", &p.labels, &mut protected.labels),
+            ("volume", &p.volumes, &mut protected.volumes),
+            ("network", &p.networks, &mut protected.networks),
+            ("path", &p.paths, &mut protected.paths),
+        ] {
+            for item in list {
+                if kind == "path" && !item.get_ref().starts_with('/') {
+                    self.diags
+                        .error("path", "protected paths must be absolute")
+                        .label(item.span(), "not absolute");
+                }
+                if matches!(kind, "container" | "volume" | "network") {
+                    self.check_docker_name(kind, item.get_ref(), item.span());
+                } else {
+                    self.non_empty(&format!("protected {kind}"), item);
+                }
+                self.protected_spans.insert(
+                    (host.to_string(), kind, item.get_ref().clone()),
+                    item.span(),
+                );
+                into.push(item.get_ref().clone());
+            }
+        }
+        protected
+    }
+
+    fn protected_label(
+        &mut self,
+        host: &str,
+        kind: &'static str,
+        item: &str,
+    ) -> Option<Range<usize>> {
+        self.protected_spans
+            .get(&(host.to_string(), kind, item.to_string()))
+            .cloned()
+    }
+
+    /// Refuse what would touch production, labelling the protected entry too.
+    pub(super) fn refuse(
+        &mut self,
+        host: &str,
+        kind: &'static str,
+        item: &str,
+        at: Range<usize>,
+        message: String,
+        label: &str,
+    ) {
+        let protected_span = self.protected_label(host, kind, item);
+        let d = self.diags.error("protected", message);
+        d.label(at, label.to_string());
+        if let Some(span) = protected_span {
+            d.label(span, format!("protected here on host `{host}`"));
+        }
+        d.help("cutter never mutates production: create a new resource beside it instead");
+    }
+
+    /// Whether an external reference names a protected container as written
+    /// (the full check, by ID and label, happens against the observed host).
+    pub(super) fn names_protected(plan: &Plan, host: &str, place: &Place) -> bool {
+        match place {
+            Place::External(r) => plan.hosts.get(host).is_some_and(|h| {
+                h.protected
+                    .containers
+                    .iter()
+                    .any(|c| c.trim_start_matches('/') == r)
+            }),
+            _ => false,
+        }
+    }
+}
