@@ -268,12 +268,7 @@ pub fn build(
         .iter()
         .map(|o| StepReport {
             step: o.step.clone(),
-            results: o
-                .results
-                .iter()
-                .filter(|(k, _)| !k.ends_with("_b64"))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            results: o.result.report_map(),
             production_operations: o.production_ops.clone(),
             kind: o.kind,
             host: o.host.clone(),
