@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::apply::step_result::Key;
 use crate::apply::{Status, StepOutcome};
 use crate::diff::taken_at;
 use crate::graph::StepKind;
@@ -268,12 +269,7 @@ pub fn build(
         .iter()
         .map(|o| StepReport {
             step: o.step.clone(),
-            results: o
-                .results
-                .iter()
-                .filter(|(k, _)| !k.ends_with("_b64"))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            results: o.result.report_map(),
             production_operations: o.production_ops.clone(),
             kind: o.kind,
             host: o.host.clone(),
@@ -482,9 +478,9 @@ pub fn markdown(r: &Report) -> String {
         s.push('\n');
     }
     for st in r.steps.iter().filter(|st| st.kind == StepKind::Teardown) {
-        let left = |k: &str| {
+        let left = |k: Key| {
             st.results
-                .get(k)
+                .get(k.name())
                 .map(|v| v.trim().to_string())
                 .unwrap_or_default()
         };
@@ -492,17 +488,17 @@ pub fn markdown(r: &Report) -> String {
             s,
             "Teardown `{}`: container {}, volume {}, network {}.\n",
             st.step,
-            if left("container_left").is_empty() {
+            if left(Key::ContainerLeft).is_empty() {
                 "gone"
             } else {
                 "LEFT"
             },
-            if left("volume_left").is_empty() {
+            if left(Key::VolumeLeft).is_empty() {
                 "gone"
             } else {
                 "LEFT"
             },
-            if left("network_left").is_empty() {
+            if left(Key::NetworkLeft).is_empty() {
                 "gone"
             } else {
                 "kept (in use) or LEFT"

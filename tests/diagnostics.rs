@@ -747,3 +747,47 @@ command = "echo a"
         "not absolute: `backups/a.txt`",
     );
 }
+
+/// Every plan in `tests/fixtures/invalid/` fails `cutter validate` with the
+/// stderr in its snapshot (`tests/snapshots/invalid/`): the message, the
+/// line shown and the label, exactly. A new case is a new file; review its
+/// snapshot with `cargo insta review`.
+#[test]
+fn invalid_plan_fixtures() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid");
+    let mut fixtures: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    fixtures.sort();
+    assert!(
+        fixtures.len() >= 10,
+        "fixtures missing in {}",
+        dir.display()
+    );
+    for fixture in fixtures {
+        let name = fixture.file_stem().unwrap().to_string_lossy().into_owned();
+        let t = Test::new()
+            .plan(&std::fs::read_to_string(&fixture).unwrap())
+            .args(&["validate", "plan.toml"]);
+        let run = t.status(1);
+        assert_never_says(&run.stderr, "panicked");
+        // The temporary folder is the only part that varies between runs.
+        let mut stderr = run.stderr.clone();
+        for dir in [
+            std::fs::canonicalize(t.path()).unwrap(),
+            t.path().to_path_buf(),
+        ] {
+            stderr = stderr.replace(&dir.display().to_string(), "[TMP]");
+        }
+        insta::with_settings!({
+            snapshot_path => "snapshots/invalid",
+            prepend_module_to_snapshot => false,
+            description => format!("cutter validate tests/fixtures/invalid/{name}.toml"),
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!(name, stderr);
+        });
+    }
+}

@@ -1,4 +1,5 @@
-//! One integration test binary: every test drives the built `cutter` binary.
+//! One integration test binary: the tests drive the built `cutter` binary,
+//! except `step_commands`, which builds steps through the library.
 
 mod test;
 
@@ -21,6 +22,7 @@ mod stack;
 mod stack_hb;
 mod stack_render;
 mod stack_ssh;
+mod step_commands;
 mod step_errors;
 mod terminal;
 mod workflow;

@@ -10,7 +10,7 @@
 //! All applies pass `--lock-wait`: the host's apply lock is shared with every
 //! other test that applies on the stack.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -262,66 +262,25 @@ fn dir_of(path: &str) -> &str {
 
 // ------------------------------------------------------------ audit parsing ---
 
-/// Shell words from the start of `s` up to the first unquoted command
-/// separator (enough for the single commands cutter writes).
-fn words(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut has = false;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                has = true;
-                for d in chars.by_ref() {
-                    if d == '\'' {
-                        break;
-                    }
-                    cur.push(d);
-                }
-            }
-            '"' => {
-                has = true;
-                while let Some(d) = chars.next() {
-                    match d {
-                        '"' => break,
-                        '\\' => {
-                            if let Some(e) = chars.next() {
-                                cur.push(e)
-                            }
-                        }
-                        _ => cur.push(d),
-                    }
-                }
-            }
-            '\\' => {
-                has = true;
-                if let Some(d) = chars.next() {
-                    cur.push(d);
-                }
-            }
-            ';' | '|' | '&' | ')' | '<' | '>' | '\n' => break,
-            c if c.is_whitespace() => {
-                if has {
-                    out.push(std::mem::take(&mut cur));
-                    has = false;
-                }
-            }
-            c => {
-                has = true;
-                cur.push(c);
-            }
-        }
-    }
-    if has {
-        out.push(cur);
-    }
-    out
+/// The shell words from the start of `s` on, as the shell would split them
+/// (read lazily by `shlex`: they run past the end of the command, which
+/// callers find from cutter's own shapes, never by parsing shell here).
+fn words_from(s: &str) -> impl Iterator<Item = String> + '_ {
+    shlex::Shlex::new(s)
+}
+
+/// How cutter sends an operation into a container it does not own: as the
+/// operator's uid, under `timeout`, the container named by `id` (see
+/// `exec_typed` in src/apply/script.rs).
+fn typed_exec_prefix(id: &str) -> String {
+    format!("docker exec -u \"$(id -u):$(id -g)\" {id} timeout -k 10 ")
 }
 
 /// A `docker exec` found in an audit entry.
 #[derive(Debug)]
 struct Exec {
+    /// Where `docker exec` starts in the entry.
+    at: usize,
     /// `-e` values (the environment given to the command).
     #[allow(dead_code)]
     env: Vec<String>,
@@ -333,27 +292,29 @@ struct Exec {
 fn docker_execs(entry: &str) -> Vec<Exec> {
     let mut out = Vec::new();
     for (i, _) in entry.match_indices("docker exec") {
-        let w = words(&entry[i..]);
-        let mut k = 2;
+        let mut w = words_from(&entry[i..]).skip(2);
         let mut env = Vec::new();
-        while k < w.len() && w[k].starts_with('-') {
-            match w[k].as_str() {
-                "-e" | "--env" => {
-                    env.push(w.get(k + 1).cloned().unwrap_or_default());
-                    k += 2;
+        let container = loop {
+            match w.next().as_deref() {
+                Some("-e" | "--env") => env.push(w.next().unwrap_or_default()),
+                Some("-u" | "--user" | "-w" | "--workdir") => {
+                    w.next();
                 }
-                "-u" | "--user" | "-w" | "--workdir" => k += 2,
-                _ => k += 1,
+                Some(flag) if flag.starts_with('-') => {}
+                other => break other.map(str::to_string),
             }
-        }
-        let Some(container) = w.get(k).cloned() else {
+        };
+        let Some(container) = container else {
             continue;
         };
-        let mut command: Vec<String> = w[k + 1..].to_vec();
+        // The words after the container run on past the command's end; an
+        // `sh -c` script is the one word after `-c`.
+        let mut command: Vec<String> = w.take(64).collect();
         if command.len() >= 3 && command[0] == "sh" && command[1] == "-c" {
-            command = words(&command[2]);
+            command = shlex::split(&command[2]).unwrap_or_default();
         }
         out.push(Exec {
+            at: i,
             env,
             container,
             command,
@@ -362,18 +323,33 @@ fn docker_execs(entry: &str) -> Vec<Exec> {
     out
 }
 
-/// Targets of `docker <sub>` commands (`rm`, `volume rm`, ...) in an entry.
+/// The operation cutter sent into production with the words after `timeout
+/// -k 10 SECS`: the program and its options. Cutter composes these from
+/// typed fields as `--name=value` options only, so the first word that is
+/// not an option ends it (a `)` closing `$(...)` stays glued to the last).
+fn typed_operation(after_timeout: &[String]) -> Vec<String> {
+    let mut op: Vec<String> = after_timeout.iter().skip(1).take(1).cloned().collect();
+    op.extend(
+        after_timeout
+            .iter()
+            .skip(2)
+            .take_while(|w| w.starts_with("--"))
+            .cloned(),
+    );
+    op
+}
+
+/// Targets of `docker <sub>` commands (`rm`, `volume rm`, ...) in an entry:
+/// the first word after the options (cutter names one target a command).
 fn docker_targets(entry: &str, sub: &str) -> Vec<String> {
     let needle = format!("docker {sub} ");
     let n = sub.split_whitespace().count() + 1;
     entry
         .match_indices(&needle)
-        .flat_map(|(i, _)| {
-            words(&entry[i..])
-                .into_iter()
+        .filter_map(|(i, _)| {
+            words_from(&entry[i..])
                 .skip(n)
-                .filter(|w| !w.starts_with('-'))
-                .collect::<Vec<_>>()
+                .find(|w| !w.starts_with('-'))
         })
         .collect()
 }
@@ -425,19 +401,22 @@ fn assert_production_only_read(entries: &[String], own_prefix: &str) -> Vec<Stri
                     ["timeout", "-k", "10"],
                     "exec into production without timeout: {x:?}"
                 );
-                let program = x.command[4].as_str();
+                let op = typed_operation(&x.command[3..]);
+                let program = op[0].as_str();
                 assert!(
                     ["pg_dump", "psql"].contains(&program),
                     "production runs {program}: {body}"
                 );
                 assert!(
-                    x.command.iter().any(|a| a.starts_with("--dbname=")
+                    op.iter().any(|a| a.starts_with("--dbname=")
                         && a.contains("default_transaction_read_only=on")),
-                    "exec into production without read-only forced: {x:?}"
+                    "exec into production without read-only forced: {op:?}"
                 );
+                // The full ID, the operator's uid and `timeout`, exactly as
+                // cutter composes them.
                 assert!(
-                    body.contains("docker exec -u \"$(id -u):$(id -g)\""),
-                    "exec into production as another user: {body}"
+                    body[x.at..].starts_with(&typed_exec_prefix(&prod)),
+                    "exec into production not as cutter composes it: {x:?}\nin: {body}"
                 );
                 programs.push(program.to_string());
             } else {
@@ -503,13 +482,49 @@ fn words_and_execs_parse_cutter_commands() {
     assert_eq!(x.len(), 1);
     assert_eq!(x[0].container, "3d75");
     assert_eq!(x[0].command[..5], ["timeout", "-k", "10", "600", "psql"]);
-    assert!(x[0].command[6].contains("default_transaction_read_only=on"));
+    let op = typed_operation(&x[0].command[3..]);
+    assert_eq!(op.len(), 4, "{op:?}");
+    assert!(op[2].contains("default_transaction_read_only=on"));
     assert_eq!(docker_targets(e, "rm"), ["$old"]);
     let wrapped = format!(
         "set -u\ncutter_script={}\nexit",
         shlex::try_quote(e).unwrap()
     );
     assert_eq!(step_body(&wrapped), e);
+}
+
+/// What the audit reading recovers from a script cutter composed is the
+/// argument vector its command model sent (the one the report lists).
+#[test]
+fn execs_read_back_the_operation_cutter_sent() {
+    use cutter::apply::script::{self, Exec as Target};
+    let id = "3d75".repeat(16);
+    let to = Target::External {
+        id: id.clone(),
+        image_id: "sha256:1".into(),
+        name: "postgres".into(),
+    };
+    let s = script::schema_hash(
+        &to,
+        "directus",
+        "it's",
+        "0123456789abcdef",
+        Duration::from_secs(600),
+    );
+    let sent = shlex::split(s.production_ops[0].split_once(": ").unwrap().1).unwrap();
+    let body = s.body();
+    let x = docker_execs(&body);
+    assert_eq!(x.len(), 1);
+    assert_eq!(x[0].container, id);
+    assert!(
+        body[x[0].at..].starts_with(&typed_exec_prefix(&id)),
+        "{body}"
+    );
+    let mut read = typed_operation(&x[0].command[3..]);
+    // The `);` closing `schema=$(...)` is glued to the last word.
+    let last = read.pop().unwrap();
+    assert_eq!(last.trim_end_matches([')', ';']), sent[sent.len() - 1]);
+    assert_eq!(read, sent[..sent.len() - 1]);
 }
 
 // -------------------------------------------------------------------- tests ---

@@ -14,6 +14,7 @@ pub mod failures;
 pub mod lock;
 pub mod script;
 pub mod step;
+pub mod step_result;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -32,6 +33,7 @@ use crate::printer::Printer;
 use crate::remote::{Output, Transport};
 
 pub use script::Script;
+pub use step_result::StepResult;
 
 /// Time between heartbeat lines when not on a terminal: 30 s, or less with
 /// `CUTTER_HEARTBEAT_SECS` (1 to 30).
@@ -54,7 +56,7 @@ pub enum Status {
     Skipped,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct StepOutcome {
     pub step: String,
     pub resource: String,
@@ -63,8 +65,8 @@ pub struct StepOutcome {
     pub action: Action,
     pub status: Status,
     pub seconds: f64,
-    /// `cutter:KEY=VALUE` results of the step, decoded.
-    pub results: BTreeMap<String, String>,
+    /// What the step reported, read once from its output.
+    pub result: StepResult,
     /// For checks and guards: what was expected and what was seen.
     pub evidence: Vec<String>,
     pub error: Option<String>,
@@ -214,10 +216,22 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
                 };
                 match result {
                     Ok(out) => {
-                        o.results = script::results(&out.stdout_text());
+                        let read = StepResult::parse(o.kind, &out.stdout_text());
                         if !out.success() {
                             o.status = Status::Failed;
                             o.error = Some(failure(&out));
+                        }
+                        match read {
+                            Ok(r) => o.result = r,
+                            Err(e) => {
+                                o.status = Status::Failed;
+                                o.error = Some(match o.error.take() {
+                                    Some(first) => {
+                                        format!("{first}; its results cannot be read: {e}")
+                                    }
+                                    None => format!("its results cannot be read: {e}"),
+                                });
+                            }
                         }
                         o.evidence
                             .push(String::from_utf8_lossy(&out.stdout).into_owned());
@@ -349,7 +363,7 @@ fn outcome(
         action: ctx.diff.get(id).map_or(Action::Run, |c| c.action),
         status,
         seconds,
-        results: BTreeMap::new(),
+        result: StepResult::None,
         evidence: Vec::new(),
         error,
         production_ops: Vec::new(),
@@ -437,14 +451,15 @@ fn build(
                 "passed": passed,
                 "tested_at": ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 "container": c.docker_name,
-                "container_id": container_step.and_then(|o| o.results.get("id")).cloned(),
+                "container_id": container_step.and_then(|o| o.result.inspected()).map(|i| &i.id),
                 "volume": c.volume,
                 "network": c.network,
                 "image": c.image,
-                "image_id": container_step.and_then(|o| o.results.get("image_id")).cloned(),
+                "image_id": container_step.and_then(|o| o.result.inspected()).map(|i| &i.image_id),
                 "artefact": file,
-                "restore_exit": container_step.and_then(|o| o.results.get("restore_exit")).cloned(),
-                "restore_stderr": container_step.map(|o| script::decode(&o.results, "restore_stderr")),
+                // Written as the script printed them: the exit code as text.
+                "restore_exit": container_step.and_then(|o| o.result.restore()).map(|r| r.exit.to_string()),
+                "restore_stderr": container_step.map(|o| o.result.restore().map(|r| r.stderr.as_str()).unwrap_or_default()),
                 "checks": checks.iter().map(|o| serde_json::json!({"check": o.resource, "status": o.status, "evidence": o.evidence})).collect::<Vec<_>>(),
             });
             s.stdin = Some(evidence.to_string().into_bytes());
@@ -458,19 +473,18 @@ fn interpret(ctx: &Context<'_>, state: &mut RunState, o: &mut StepOutcome, stdou
     let plan = ctx.plan;
     match o.kind {
         StepKind::Artefact if o.status == Status::Ok => {
-            if let Some(p) = o.results.get("path") {
-                state.produced.insert(o.resource.clone(), p.clone());
+            if let Some(w) = o.result.written() {
+                state.produced.insert(o.resource.clone(), w.path.clone());
             }
         }
         StepKind::Container => {
-            if let Some(code) = o.results.get("restore_exit") {
-                let stderr = script::decode(&o.results, "restore_stderr");
+            if let Some(restore) = o.result.restore() {
+                let (code, stderr) = (restore.exit, restore.stderr.clone());
                 let c = &plan.containers[&o.resource];
                 let r = c
                     .restore
                     .as_ref()
                     .expect("restore results come from a restore");
-                let code: i32 = code.parse().unwrap_or(-1);
                 let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("error:")).collect();
                 let untolerated: Vec<&str> = errors
                     .iter()
@@ -506,14 +520,16 @@ fn interpret(ctx: &Context<'_>, state: &mut RunState, o: &mut StepOutcome, stdou
         }
         StepKind::Check if o.status == Status::Ok => {
             let k = &plan.checks[&o.resource];
-            let result = script::decode(&o.results, "result").trim().to_string();
+            let read = o.result.check();
+            let raw = read.result.unwrap_or_default();
+            let result = raw.trim().to_string();
             let (ok, evidence) = match &k.kind {
                 CheckKind::Equals { expect, .. } => (
                     result == expect.trim(),
                     vec![format!("expected `{}`, saw `{result}`", expect.trim())],
                 ),
                 CheckKind::SameAs { other, .. } => {
-                    let theirs = script::decode(&o.results, "other").trim().to_string();
+                    let theirs = read.other.unwrap_or_default().trim().to_string();
                     (
                         result == theirs,
                         vec![format!(
@@ -524,8 +540,8 @@ fn interpret(ctx: &Context<'_>, state: &mut RunState, o: &mut StepOutcome, stdou
                     )
                 }
                 CheckKind::Rowcounts { tables, artefact } => {
-                    let snapshot = parse_rowcounts(&script::decode(&o.results, "snapshot"));
-                    let seen = parse_rowcounts(&script::decode(&o.results, "result"));
+                    let snapshot = parse_rowcounts(read.snapshot.as_deref().unwrap_or_default());
+                    let seen = parse_rowcounts(&raw);
                     let mut ok = true;
                     let mut ev = Vec::new();
                     for t in tables {

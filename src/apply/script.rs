@@ -3,7 +3,8 @@
 //! A step is a short list of commands, shown verbatim by `cutter plan`, run
 //! as one script so that a step costs one round trip. Every value from the
 //! plan is quoted with [`quote`]; secrets travel on standard input, never on
-//! a command line. Results come back as `cutter:KEY=VALUE` lines.
+//! a command line. Results come back as `cutter:KEY=VALUE` lines, written
+//! and read by [`super::step_result`].
 //!
 //! The production boundary lives here:
 //! - inside a container cutter did not create, only [`pg_dump_argv`] and
@@ -23,6 +24,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::step_result::{Key, printf, template};
 use crate::plan::{
     Artefact, Check, CheckKind, Container, DumpFormat, Lifecycle, MANAGED_LABEL, PgDump, PgQuery,
     Plan, Producer, Protected,
@@ -520,11 +522,12 @@ pub fn artefact(
         let q_old = here(old_name);
         let q_old_rec = here(&format!(".{old_name}.cutter-verified"));
         s.commands.push(format!(
-            "( {}; {}; q=$(date -u +%Y%m%dT%H%M%SZ); for f in {q_old} {q_old}.*.json {q_old_rec}; do [ ! -e \"$f\" ] || mv -f -- \"$f\" \"./.cutter-quarantine.$q.${{f#./}}\"; done; {}; {}; printf 'cutter:quarantined=%s/.cutter-quarantine.%s.%s\\n' \"$cutter_dir\" \"$q\" {} )",
+            "( {}; {}; q=$(date -u +%Y%m%dT%H%M%SZ); for f in {q_old} {q_old}.*.json {q_old_rec}; do [ ! -e \"$f\" ] || mv -f -- \"$f\" \"./.cutter-quarantine.$q.${{f#./}}\"; done; {}; {}; printf '{}%s/.cutter-quarantine.%s.%s\\n' \"$cutter_dir\" \"$q\" {} )",
             enter(old_dir, &plan.hosts[&a.host].protected),
             sums_lock(),
             sums_rewrite(old_name, false),
             sums_unlock(),
+            Key::Quarantined.prefix(),
             quote(old_name),
         ));
     }
@@ -545,10 +548,14 @@ pub fn artefact(
     s.bookkeeping.push(sums_lock());
     s.bookkeeping.push(sums_rewrite(name, true));
     s.bookkeeping.push(sums_unlock());
-    s.bookkeeping.push(format!(
-        "printf 'cutter:path=%s\\ncutter:sha256=%s\\ncutter:size=%s\\ncutter:toc_entries=%s\\ncutter:lines=%s\\ncutter:versions=%s\\n' {} \"$sha\" \"$size\" \"$toc\" \"$lines\" \"${{dumped% }}\"",
-        quote(&path)
-    ));
+    s.bookkeeping.push(printf(&[
+        (Key::Path, &quote(&path)),
+        (Key::Sha256, "\"$sha\""),
+        (Key::Size, "\"$size\""),
+        (Key::TocEntries, "\"$toc\""),
+        (Key::Lines, "\"$lines\""),
+        (Key::Versions, "\"${dumped% }\""),
+    ]));
     s
 }
 
@@ -702,13 +709,20 @@ pub fn container(
         ));
         s.commands
             .push(format!("docker exec \"$cid\" rm -f {inside}"));
-        s.commands.push(
-            "printf 'cutter:restore_exit=%s\\ncutter:restore_stderr_b64=%s\\n' \"$rc\" \"$(base64 -w0 < \"$rerr\")\"".into(),
-        );
+        s.commands.push(printf(&[
+            (Key::RestoreExit, "\"$rc\""),
+            (Key::RestoreStderr, "\"$(base64 -w0 < \"$rerr\")\""),
+        ]));
     }
-    s.commands.push(
-        "docker inspect -f 'cutter:id={{.Id}}\ncutter:state={{.State.Status}}\ncutter:image={{.Config.Image}}\ncutter:image_id={{.Image}}' \"$cid\"".into(),
-    );
+    s.commands.push(format!(
+        "docker inspect -f '{}' \"$cid\"",
+        template(&[
+            (Key::Id, "{{.Id}}"),
+            (Key::State, "{{.State.Status}}"),
+            (Key::Image, "{{.Config.Image}}"),
+            (Key::ImageId, "{{.Image}}"),
+        ])
+    ));
     s
 }
 
@@ -728,7 +742,14 @@ pub fn teardown(c: &Container) -> Script {
         quote(&format!("name=^{}$", regex::escape(&c.volume))),
         quote(&format!("name=^{}$", regex::escape(&c.network)))
     ));
-    s.commands.push("printf 'cutter:container_left=%s\\ncutter:volume_left=%s\\ncutter:network_left=%s\\n' \"$c\" \"$v\" \"$n\"; [ -z \"$c$v\" ]".into());
+    s.commands.push(format!(
+        "{}; [ -z \"$c$v\" ]",
+        printf(&[
+            (Key::ContainerLeft, "\"$c\""),
+            (Key::VolumeLeft, "\"$v\""),
+            (Key::NetworkLeft, "\"$n\""),
+        ])
+    ));
     s
 }
 
@@ -780,9 +801,11 @@ pub fn rowcount_sql(tables: &[String]) -> String {
     }
 }
 
-fn b64(label: &str, command: &str) -> String {
+/// Run `command` and print its output as the free-text result `key`.
+fn b64(key: Key, command: &str) -> String {
     format!(
-        "out=$({command}); printf 'cutter:{label}_b64=%s\\n' \"$(printf '%s' \"$out\" | base64 -w0)\""
+        "out=$({command}); {}",
+        printf(&[(key, "\"$(printf '%s' \"$out\" | base64 -w0)\"")])
     )
 }
 
@@ -806,24 +829,24 @@ pub fn check(
     match &k.kind {
         CheckKind::Equals { sql, .. } => {
             let cmd = run(&mut s, exec, sql.as_str(), None);
-            s.commands.push(b64("result", &cmd));
+            s.commands.push(b64(Key::Result, &cmd));
         }
         CheckKind::SameAs { sql, .. } => {
             let cmd = run(&mut s, exec, sql.as_str(), None);
-            s.commands.push(b64("result", &cmd));
+            s.commands.push(b64(Key::Result, &cmd));
             let other = other.unwrap_or(&Exec::Host);
             if let Exec::Own { docker_name } = other {
                 s.commands.push(own_lookup("cid", docker_name));
             }
             let cmd = run(&mut s, other, sql.as_str(), None);
-            s.commands.push(b64("other", &cmd));
+            s.commands.push(b64(Key::Other, &cmd));
         }
         CheckKind::Rowcounts { tables, .. } => {
             let file = snapshot_file.unwrap_or("/nonexistent");
             s.commands
-                .push(b64("snapshot", &format!("cat -- {}", quote(file))));
+                .push(b64(Key::Snapshot, &format!("cat -- {}", quote(file))));
             let cmd = run(&mut s, exec, &rowcount_sql(tables), Some("|"));
-            s.commands.push(b64("result", &cmd));
+            s.commands.push(b64(Key::Result, &cmd));
         }
     }
     s
@@ -889,26 +912,6 @@ pub fn schema_hash(
         "schema=$({cmd}); printf '%s\\n' \"$schema\" | grep -v -e '^\\\\restrict ' -e '^\\\\unrestrict ' | sha256sum"
     ));
     s
-}
-
-/// Parse `cutter:KEY=VALUE` lines.
-pub fn results(stdout: &str) -> std::collections::BTreeMap<String, String> {
-    stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("cutter:"))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-/// Decode a `_b64` result.
-pub fn decode(results: &std::collections::BTreeMap<String, String>, key: &str) -> String {
-    use base64::Engine;
-    results
-        .get(&format!("{key}_b64"))
-        .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default()
 }
 
 /// A query of a check as typed value, for the report.

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,7 +22,7 @@ use super::{
 };
 use crate::apply::{self, lock};
 use crate::cli::{Format, Inputs};
-use crate::diff;
+use crate::diff::{self, Diff};
 use crate::exit_status::ExitStatus;
 use crate::observe;
 use crate::plan::{self, VarOverrides};
@@ -135,139 +136,114 @@ async fn apply_in(
     opts: &Options,
     printer: &Printer,
 ) -> Result<ExitStatus> {
-    let plan = session.plan;
-    let target = opts.target.clone();
-    let (yes, parallelism, lock_wait, report_dir) = (
-        opts.yes,
-        opts.parallelism,
-        opts.lock_wait,
-        opts.report_dir.as_path(),
-    );
-    if !opts.acknowledge.is_empty() {
-        acknowledge(session, &opts.acknowledge, printer).await?;
-    }
-    let (diff, view) = session.plan(target.as_deref())?;
-    let mut only: Option<BTreeSet<String>> = None;
-    if let Some(saved) = saved {
-        if saved.observed_fingerprint != view.observed_fingerprint {
-            return Err(miette!(
-                code = "cutter::stale_plan",
-                help = "run `cutter plan -o` again and review the new plan",
-                "the saved plan `{}` is stale: the hosts changed since it was planned",
-                path.display()
-            ));
-        }
-        check_contract(saved, &view, target.as_deref(), path)?;
-        only = Some(
-            saved
-                .hosts
-                .iter()
-                .flat_map(|h| h.changes.iter().map(|c| c.step.clone()))
-                .collect(),
-        );
-    }
-    if diff.conflicts().next().is_some() {
-        emit(&view, Format::Text, "cutter apply", false, printer)?;
-        return Err(conflict_error(&diff));
-    }
-    if !diff.has_changes() {
-        if !diff.standing.is_empty() {
-            emit(&view, Format::Text, "cutter apply", false, printer)?;
-        }
-        printer.status(
-            "Unchanged",
-            &format!(
-                "{}: the hosts already match ({} step(s) in place)",
-                plan.file.display(),
-                view.summary.unchanged
-            ),
-        );
-        return Ok(ExitStatus::Success);
-    }
-    emit(&view, Format::Text, "cutter apply", true, printer)?;
-    if !yes
-        && !confirm(
-            "Apply these changes?",
-            "apply",
-            "pass `--yes` to apply without a prompt",
-        )?
-    {
-        printer.status("Cancelled", "nothing was applied");
-        return Ok(ExitStatus::Failure);
-    }
-
-    let holder = lock::holder(&plan.file.display().to_string());
-    let mut locked: Vec<Arc<dyn Transport>> = Vec::new();
-    for t in session.transports.values() {
-        match lock::acquire(t.as_ref(), &holder, lock_wait.unwrap_or_default()).await {
-            Ok(true) => locked.push(t.clone()),
-            Ok(false) => {}
-            Err(e) => {
-                for l in &locked {
-                    lock::release(l.as_ref(), &holder).await;
-                }
-                return Err(e.into());
-            }
-        }
-    }
-
-    // Another apply may have run while this one waited for the lock (or
-    // between the plan and the lock): observe again under the lock, and
-    // apply only what is still missing, never more than was confirmed.
-    let confirmed: BTreeSet<String> = pending_steps(&view);
-    let fresh = match session.observe(printer).await {
-        Ok(()) => session.plan(target.as_deref()),
-        Err(e) => Err(e),
+    let mut run = Run {
+        session,
+        saved,
+        path,
+        opts,
+        printer,
     };
-    let (diff, view) = match fresh {
-        Ok((d, v)) => {
-            let now: BTreeSet<String> = pending_steps(&v);
-            let changed = v.observed_fingerprint != view.observed_fingerprint;
-            if changed && (saved.is_some() || !now.is_subset(&confirmed)) {
-                for l in &locked {
-                    lock::release(l.as_ref(), &holder).await;
-                }
-                return Err(miette!(
-                    code = "cutter::stale_plan",
-                    help = "run plan (or apply) again and review what is missing now",
-                    "the hosts changed before the lock was taken (another apply?): not applying what was not reviewed"
-                ));
-            }
-            if changed {
-                printer.status(
-                    "Re-observed",
-                    &format!(
-                        "the hosts changed while waiting for the lock: {} of {} confirmed step(s) remain",
-                        now.len(),
-                        confirmed.len()
-                    ),
-                );
-            }
-            if now.is_empty() {
-                for l in &locked {
-                    lock::release(l.as_ref(), &holder).await;
-                }
-                printer.status("Unchanged", "another apply already did everything");
-                return Ok(ExitStatus::Success);
-            }
-            (d, v)
+    let confirmed = match run.confirm().await? {
+        ControlFlow::Continue(c) => c,
+        ControlFlow::Break(status) => return Ok(status),
+    };
+    let locks = Locks::take(run.session, run.opts.lock_wait).await?;
+    let diff = match run.observe_under_lock(&confirmed.view).await {
+        Ok(ControlFlow::Continue(diff)) => diff,
+        Ok(ControlFlow::Break(status)) => {
+            locks.release().await;
+            return Ok(status);
         }
         Err(e) => {
-            for l in &locked {
-                lock::release(l.as_ref(), &holder).await;
-            }
+            locks.release().await;
             return Err(e);
         }
     };
-    let _ = &view;
+    let interrupted = watch_signals();
+    // The report's times are real even when `CUTTER_NOW` fixes "now".
+    let started = chrono::Utc::now();
+    let outcomes = run.steps(&diff, confirmed.only, &interrupted).await;
+    locks.release().await;
+    let outcomes = outcomes?;
+    let was_interrupted = interrupted.flag.load(Ordering::SeqCst);
+    let (r, times) = run
+        .evidence(&outcomes, started, was_interrupted, &locks.holder)
+        .await?;
+    finish(printer, &outcomes, &times, r.result)
+}
 
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let flag = interrupted.clone();
+/// One apply in an open session: what was asked, and where it reports.
+struct Run<'r, 's> {
+    session: &'r mut Session<'s>,
+    /// The saved plan being applied as reviewed, if any.
+    saved: Option<&'r PlanView>,
+    /// The file given on the command line (the plan or the saved plan).
+    path: &'r Path,
+    opts: &'r Options,
+    printer: &'r Printer,
+}
+
+/// What the operator confirmed: the plan as shown, and for a saved plan
+/// the only steps it may run.
+struct Confirmed {
+    view: PlanView,
+    only: Option<BTreeSet<String>>,
+}
+
+/// When the apply ran, in real time: `finished` after the last observation.
+struct Times {
+    started: chrono::DateTime<chrono::Utc>,
+    finished: chrono::DateTime<chrono::Utc>,
+}
+
+/// The hosts' apply locks this apply took.
+struct Locks {
+    holder: String,
+    held: Vec<Arc<dyn Transport>>,
+}
+
+impl Locks {
+    /// Take each host's lock, waiting up to `wait`; on an error, release
+    /// those already taken.
+    async fn take(session: &Session<'_>, wait: Option<Duration>) -> Result<Locks> {
+        let mut locks = Locks {
+            holder: lock::holder(&session.plan.file.display().to_string()),
+            held: Vec::new(),
+        };
+        for t in session.transports.values() {
+            match lock::acquire(t.as_ref(), &locks.holder, wait.unwrap_or_default()).await {
+                Ok(true) => locks.held.push(t.clone()),
+                Ok(false) => {}
+                Err(e) => {
+                    locks.release().await;
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(locks)
+    }
+
+    async fn release(&self) {
+        for t in &self.held {
+            lock::release(t.as_ref(), &self.holder).await;
+        }
+    }
+}
+
+/// The flag a first signal sets, and the task watching for signals.
+struct Interruption {
+    flag: Arc<AtomicBool>,
+    watcher: tokio::task::JoinHandle<()>,
+}
+
+/// SIGINT (Ctrl-C), SIGTERM (a cancelled CI job) or SIGHUP (the terminal
+/// closed): stop starting steps and clean up; a second signal exits at
+/// once. Standard error may be gone with the terminal, so writing to it
+/// must not panic.
+fn watch_signals() -> Interruption {
+    let flag = Arc::new(AtomicBool::new(false));
+    let set = flag.clone();
     let watcher = tokio::spawn(async move {
-        // SIGINT (Ctrl-C), SIGTERM (a cancelled CI job) or SIGHUP (the
-        // terminal closed): stop starting steps and clean up; a second
-        // signal exits at once. Standard error may be gone with the
-        // terminal, so writing to it must not panic.
         use tokio::signal::unix::{SignalKind, signal};
         let (Ok(mut term), Ok(mut hangup)) = (
             signal(SignalKind::terminate()),
@@ -284,7 +260,7 @@ async fn apply_in(
             }
             signals += 1;
             if signals == 1 {
-                flag.store(true, Ordering::SeqCst);
+                set.store(true, Ordering::SeqCst);
                 let _ = writeln!(
                     std::io::stderr(),
                     "\ninterrupted: finishing running steps, starting no new ones, tearing down test containers (again to exit at once)"
@@ -298,30 +274,127 @@ async fn apply_in(
             }
         }
     });
-    // The report's times are real even when `CUTTER_NOW` fixes "now".
-    let started = chrono::Utc::now();
-    let ctx = apply::Context {
-        plan,
-        graph: &session.graph,
-        diff: &diff,
-        states: &session.states,
-        transports: &session.transports,
-        now: session.now,
-        printer,
-    };
-    let acknowledged = opts.acknowledge.clone();
-    let sign_key = opts.sign_key.clone();
-    let opts = apply::Options {
-        parallelism,
-        only,
-        interrupted: interrupted.clone(),
-    };
-    let outcomes = apply::run(&ctx, &opts).await;
-    watcher.abort();
-    if let Ok(outcomes) = &outcomes {
+    Interruption { flag, watcher }
+}
+
+impl Run<'_, '_> {
+    /// Plan, hold a saved plan to what was reviewed, show the plan and ask;
+    /// `Break` when there is nothing to do or the operator declined.
+    async fn confirm(&mut self) -> Result<ControlFlow<ExitStatus, Confirmed>> {
+        let (opts, printer) = (self.opts, self.printer);
+        if !opts.acknowledge.is_empty() {
+            acknowledge(self.session, &opts.acknowledge, printer).await?;
+        }
+        let (diff, view) = self.session.plan(opts.target.as_deref())?;
+        let mut only: Option<BTreeSet<String>> = None;
+        if let Some(saved) = self.saved {
+            if saved.observed_fingerprint != view.observed_fingerprint {
+                return Err(miette!(
+                    code = "cutter::stale_plan",
+                    help = "run `cutter plan -o` again and review the new plan",
+                    "the saved plan `{}` is stale: the hosts changed since it was planned",
+                    self.path.display()
+                ));
+            }
+            check_contract(saved, &view, opts.target.as_deref(), self.path)?;
+            only = Some(pending_steps(saved));
+        }
+        if diff.conflicts().next().is_some() {
+            emit(&view, Format::Text, "cutter apply", false, printer)?;
+            return Err(conflict_error(&diff));
+        }
+        if !diff.has_changes() {
+            if !diff.standing.is_empty() {
+                emit(&view, Format::Text, "cutter apply", false, printer)?;
+            }
+            printer.status(
+                "Unchanged",
+                &format!(
+                    "{}: the hosts already match ({} step(s) in place)",
+                    self.session.plan.file.display(),
+                    view.summary.unchanged
+                ),
+            );
+            return Ok(ControlFlow::Break(ExitStatus::Success));
+        }
+        emit(&view, Format::Text, "cutter apply", true, printer)?;
+        if !opts.yes
+            && !confirm(
+                "Apply these changes?",
+                "apply",
+                "pass `--yes` to apply without a prompt",
+            )?
+        {
+            printer.status("Cancelled", "nothing was applied");
+            return Ok(ControlFlow::Break(ExitStatus::Failure));
+        }
+        Ok(ControlFlow::Continue(Confirmed { view, only }))
+    }
+
+    /// Another apply may have run while this one waited for the lock (or
+    /// between the plan and the lock): observe again under the lock, and
+    /// apply only what is still missing, never more than was confirmed.
+    async fn observe_under_lock(
+        &mut self,
+        confirmed: &PlanView,
+    ) -> Result<ControlFlow<ExitStatus, Diff>> {
+        let printer = self.printer;
+        self.session.observe(printer).await?;
+        let (diff, view) = self.session.plan(self.opts.target.as_deref())?;
+        let (was, now) = (pending_steps(confirmed), pending_steps(&view));
+        let changed = view.observed_fingerprint != confirmed.observed_fingerprint;
+        if changed && (self.saved.is_some() || !now.is_subset(&was)) {
+            return Err(miette!(
+                code = "cutter::stale_plan",
+                help = "run plan (or apply) again and review what is missing now",
+                "the hosts changed before the lock was taken (another apply?): not applying what was not reviewed"
+            ));
+        }
+        if changed {
+            printer.status(
+                "Re-observed",
+                &format!(
+                    "the hosts changed while waiting for the lock: {} of {} confirmed step(s) remain",
+                    now.len(),
+                    was.len()
+                ),
+            );
+        }
+        if now.is_empty() {
+            printer.status("Unchanged", "another apply already did everything");
+            return Ok(ControlFlow::Break(ExitStatus::Success));
+        }
+        Ok(ControlFlow::Continue(diff))
+    }
+
+    /// Run the steps, then record on each host the failures that stand.
+    async fn steps(
+        &self,
+        diff: &Diff,
+        only: Option<BTreeSet<String>>,
+        interrupted: &Interruption,
+    ) -> Result<Vec<apply::StepOutcome>> {
+        let (session, plan) = (&*self.session, self.session.plan);
+        let ctx = apply::Context {
+            plan,
+            graph: &session.graph,
+            diff,
+            states: &session.states,
+            transports: &session.transports,
+            now: session.now,
+            printer: self.printer,
+        };
+        let opts = apply::Options {
+            parallelism: self.opts.parallelism,
+            only,
+            interrupted: interrupted.flag.clone(),
+        };
+        let outcomes = apply::run(&ctx, &opts).await;
+        interrupted.watcher.abort();
+        let outcomes = outcomes?;
         let at = crate::clock::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         for t in session.transports.values() {
-            if let Err(e) = apply::failures::sync(t.as_ref(), plan, outcomes, &at).await {
+            if let Err(e) = apply::failures::sync(t.as_ref(), plan, &outcomes, &at).await {
                 let _ = writeln!(
                     std::io::stderr(),
                     "warning: cannot record failures on host `{}`: {e}",
@@ -329,109 +402,140 @@ async fn apply_in(
                 );
             }
         }
+        Ok(outcomes)
     }
-    for t in &locked {
-        lock::release(t.as_ref(), &holder).await;
-    }
-    let outcomes = outcomes?;
 
-    // Evidence: observe again, so the report holds only what the hosts show.
-    let mut after = HashMap::new();
-    let mut unobserved = Vec::new();
-    for (name, t) in &session.transports {
-        match observe::observe(plan, t.as_ref(), observe::Verify::AsNeeded).await {
-            Ok(state) => {
-                after.insert(name.clone(), state);
+    /// Observe again, so the report holds only what the hosts show; write
+    /// the report, sign it, and keep a copy on each host.
+    async fn evidence(
+        &self,
+        outcomes: &[apply::StepOutcome],
+        started: chrono::DateTime<chrono::Utc>,
+        interrupted: bool,
+        operator: &str,
+    ) -> Result<(report::Report, Times)> {
+        let (session, plan, printer) = (&*self.session, self.session.plan, self.printer);
+        let mut after = HashMap::new();
+        let mut unobserved = Vec::new();
+        for (name, t) in &session.transports {
+            match observe::observe(plan, t.as_ref(), observe::Verify::AsNeeded).await {
+                Ok(state) => {
+                    after.insert(name.clone(), state);
+                }
+                Err(e) => unobserved.push(format!(
+                    "host `{name}` could not be observed after the apply: {e}"
+                )),
             }
-            Err(e) => unobserved.push(format!(
-                "host `{name}` could not be observed after the apply: {e}"
-            )),
         }
+        let times = Times {
+            started,
+            finished: chrono::Utc::now(),
+        };
+        let mut r = report::build(
+            plan,
+            &after,
+            outcomes,
+            &times.started.to_rfc3339(),
+            &times.finished.to_rfc3339(),
+            interrupted,
+            // Freshness is judged by the plan's "now" (`CUTTER_NOW` when set),
+            // like every other freshness decision.
+            crate::clock::now(),
+        );
+        r.not_done.extend(unobserved);
+        r.operator = operator.to_string();
+        r.acknowledged = self.opts.acknowledge.clone();
+        for h in &mut r.hosts {
+            if let Some(t) = session.transports.get(&h.name) {
+                h.identity = t.identity().await;
+            }
+        }
+        let after_diff = diff::diff(plan, &session.graph, &after, crate::clock::now());
+        r.standing_failures = after_diff.standing;
+        let stem = plan
+            .file
+            .file_stem()
+            .map_or("plan".into(), |s| s.to_string_lossy().into_owned());
+        let stamp = times.started.format("%Y%m%dT%H%M%SZ").to_string();
+        let report_dir = self.opts.report_dir.as_path();
+        let (md, json) = report::write(&r, report_dir, &stem, &stamp)
+            .map_err(|e| miette!("cannot write the report to `{}`: {e}", report_dir.display()))?;
+        printer.status(
+            "Report",
+            &format!("{} and {}", md.display(), json.display()),
+        );
+        let sig = match &self.opts.sign_key {
+            Some(key) => {
+                let sig = crate::signature::sign(&json, key)?;
+                printer.status("Signed", &format!("{}", sig.display()));
+                Some(sig)
+            }
+            None => None,
+        };
+        let file = format!("cutter-report-{stem}-{stamp}.json");
+        self.keep_copies(&after, &file, &json, sig.as_deref()).await;
+        Ok((r, times))
     }
-    let finished = chrono::Utc::now();
-    let was_interrupted = interrupted.load(Ordering::SeqCst);
-    let mut r = report::build(
-        plan,
-        &after,
-        &outcomes,
-        &started.to_rfc3339(),
-        &finished.to_rfc3339(),
-        was_interrupted,
-        // Freshness is judged by the plan's "now" (`CUTTER_NOW` when set),
-        // like every other freshness decision.
-        crate::clock::now(),
-    );
-    r.not_done.extend(unobserved);
-    r.operator = holder.clone();
-    r.acknowledged = acknowledged;
-    for h in &mut r.hosts {
-        if let Some(t) = session.transports.get(&h.name) {
-            h.identity = t.identity().await;
-        }
-    }
-    let after_diff = diff::diff(plan, &session.graph, &after, crate::clock::now());
-    r.standing_failures = after_diff.standing;
-    let stem = plan
-        .file
-        .file_stem()
-        .map_or("plan".into(), |s| s.to_string_lossy().into_owned());
-    let stamp = started.format("%Y%m%dT%H%M%SZ").to_string();
-    let (md, json) = report::write(&r, report_dir, &stem, &stamp)
-        .map_err(|e| miette!("cannot write the report to `{}`: {e}", report_dir.display()))?;
-    printer.status(
-        "Report",
-        &format!("{} and {}", md.display(), json.display()),
-    );
-    let sig = match &sign_key {
-        Some(key) => {
-            let sig = crate::signature::sign(&json, key)?;
-            printer.status("Signed", &format!("{}", sig.display()));
-            Some(sig)
-        }
-        None => None,
-    };
-    // A copy of the evidence stays on each host, beside its artefacts.
-    for (name, t) in &session.transports {
-        let dirs: BTreeSet<String> = after
-            .get(name)
-            .map(|s| {
-                s.artefacts
-                    .values()
-                    .filter_map(|a| a.newest.as_ref())
-                    .filter_map(|f| f.path.rsplit_once('/').map(|(d, _)| d.to_string()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        for dir in dirs {
-            let file = format!("cutter-report-{stem}-{stamp}.json");
-            match report::copy_to_host(t.as_ref(), plan, name, &dir, &file, &json, sig.as_deref())
-                .await
-            {
-                Ok(()) => printer.status("Kept", &format!("a copy on {name} in {dir}/{file}")),
-                Err(e) => {
-                    let _ = writeln!(
-                        std::io::stderr(),
-                        "warning: cannot keep a copy of the report on host `{name}`: {e}"
-                    );
+
+    /// A copy of the evidence stays on each host, beside its artefacts.
+    async fn keep_copies(
+        &self,
+        after: &HashMap<String, observe::HostState>,
+        file: &str,
+        json: &Path,
+        sig: Option<&Path>,
+    ) {
+        let (session, printer) = (&*self.session, self.printer);
+        for (name, t) in &session.transports {
+            let dirs: BTreeSet<String> = after
+                .get(name)
+                .map(|s| {
+                    s.artefacts
+                        .values()
+                        .filter_map(|a| a.newest.as_ref())
+                        .filter_map(|f| f.path.rsplit_once('/').map(|(d, _)| d.to_string()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for dir in dirs {
+                match report::copy_to_host(t.as_ref(), session.plan, name, &dir, file, json, sig)
+                    .await
+                {
+                    Ok(()) => printer.status("Kept", &format!("a copy on {name} in {dir}/{file}")),
+                    Err(e) => {
+                        let _ = writeln!(
+                            std::io::stderr(),
+                            "warning: cannot keep a copy of the report on host `{name}`: {e}"
+                        );
+                    }
                 }
             }
         }
     }
+}
+
+/// Print the timings and turn the apply's outcome into an exit status.
+fn finish(
+    printer: &Printer,
+    outcomes: &[apply::StepOutcome],
+    times: &Times,
+    result: report::Outcome,
+) -> Result<ExitStatus> {
     let total: f64 = outcomes.iter().map(|o| o.seconds).sum();
     printer.line(&format!(
         "{:>12} {} step(s), {:.2}s of step time, {:.2}s wall",
         "Timings",
         outcomes.len(),
         total,
-        (finished - started).num_milliseconds() as f64 / 1000.0
+        (times.finished - times.started).num_milliseconds() as f64 / 1000.0
     ));
-    for o in &outcomes {
+    for o in outcomes {
         printer.line(&format!(
             "{:>12} {:>8.3}s {} ({:?})",
             "", o.seconds, o.step, o.status
         ));
     }
-    let how = match r.result {
+    let how = match result {
         report::Outcome::Applied => {
             printer.status("Applied", &format!("{} step(s)", outcomes.len()));
             return Ok(ExitStatus::Success);
@@ -443,7 +547,7 @@ async fn apply_in(
         code = "cutter::apply_failed",
         help = "fix the cause and run apply again: it resumes with what is still missing; failed checks and guards stand on the host (see `cutter drift`) until they pass again or are acknowledged",
         "apply {how}:\n  {}",
-        report::unfinished(&outcomes).join("\n  ")
+        report::unfinished(outcomes).join("\n  ")
     ))
 }
 
