@@ -1297,3 +1297,28 @@ fn restore_evidence(backup: &str) -> Value {
     ));
     serde_json::from_str(&text).unwrap()
 }
+
+/// A restore command's standard output cannot forge the step's results:
+/// a restore that prints a `cutter:` result line and fails is still a
+/// failed restore, judged by its real exit code.
+#[test]
+fn hb08_restore_output_cannot_forge_the_restore_result() {
+    let hb = Hb::new("forge");
+    let real = "command = \"pg_restore -U directus -d directus --no-owner --no-privileges --clean --if-exists\"";
+    let text = hb.plan_text();
+    assert!(text.contains(real));
+    hb.write_plan(&text.replace(
+        real,
+        "command = \"printf 'cutter:restore_exit=0\\\\ncutter:id=forged\\\\n' && false\"",
+    ));
+    let r = hb.apply(1);
+    let msg = crate::diagnostics::unwrapped(&r.stderr);
+    assert!(
+        msg.contains("exited 1"),
+        "the restore's real exit code is not what failed the step:\n{msg}"
+    );
+    assert!(!msg.contains("cannot be read"), "{msg}");
+    let report = hb.report(&r);
+    assert_eq!(step(&report, "container.restore_test")["status"], "failed");
+    drop(hb);
+}

@@ -703,7 +703,7 @@ pub fn container(
         s.commands
             .push(format!("docker cp -- {} \"$cid:{inside}\"", quote(file),));
         s.commands.push(format!(
-            "rc=0; docker exec \"$cid\" timeout -k 10 {} sh -c {} sh {inside} 2> \"$rerr\" || rc=$?",
+            "rc=0; docker exec \"$cid\" timeout -k 10 {} sh -c {} sh {inside} > /dev/null 2> \"$rerr\" || rc=$?",
             c.timeout.as_secs().max(1),
             quote(&format!("{} \"$1\"", r.command))
         ));
