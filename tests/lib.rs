@@ -1,5 +1,11 @@
 //! One integration test binary: every test drives the built `cutter` binary.
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a test may tell the person running it why it skipped or how long it took"
+)]
+
 mod test;
 
 mod bad_input;

@@ -323,7 +323,7 @@ fn words(s: &str) -> Vec<String> {
 #[derive(Debug)]
 struct Exec {
     /// `-e` values (the environment given to the command).
-    #[allow(dead_code)]
+    #[allow(dead_code, reason = "read through `Debug` when an assertion fails")]
     env: Vec<String>,
     container: String,
     /// The program and its arguments (inside `sh -c` when wrapped in one).
