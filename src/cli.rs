@@ -20,7 +20,7 @@ pub struct Cli {
     pub verbose: bool,
     /// OpenSSH config file for hosts that do not name one (`ssh -F`).
     #[arg(long, global = true, env = "CUTTER_SSH_CONFIG")]
-    pub ssh_config: Option<std::path::PathBuf>,
+    pub ssh_config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }

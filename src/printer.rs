@@ -7,6 +7,12 @@
 //! (via anstream). Live progress on a terminal is drawn by indicatif (one
 //! spinner per running step); elsewhere apply prints heartbeat lines.
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the one module that writes to the terminal; everything else goes through `Printer`"
+)]
+
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;

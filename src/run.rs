@@ -29,9 +29,7 @@ pub fn main() -> i32 {
         }
     };
     if let Some(f) = &cli.ssh_config {
-        // Read by the SSH transport for hosts without their own `ssh_config`.
-        // SAFETY: set before the runtime and any other thread exist.
-        unsafe { std::env::set_var("CUTTER_SSH_CONFIG", f) };
+        crate::remote::set_default_config_file(f.clone());
     }
     let printer = Printer::new(cli.quiet, cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

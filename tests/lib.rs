@@ -1,6 +1,12 @@
 //! One integration test binary: the tests drive the built `cutter` binary,
 //! except `step_commands`, which builds steps through the library.
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a test may tell the person running it why it skipped or how long it took"
+)]
+
 mod test;
 
 mod bad_input;

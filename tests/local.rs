@@ -808,7 +808,7 @@ fn silent_corruption_is_caught_by_full_verification() {
     // Bit rot: the record vouches for the new metadata, not the new content.
     let rec = site.out().join(".bravo.txt.cutter-verified");
     let old = std::fs::read_to_string(&rec).unwrap();
-    let meta = std::process::Command::new("stat")
+    let meta = Command::new("stat")
         .args(["-c", "%s %.9Y %i %.9Z"])
         .arg(&f)
         .output()
@@ -864,7 +864,7 @@ fn a_thousand_artefacts_do_not_stall_the_probe() {
         .unwrap();
     }
     let t = t.plan(&plan);
-    let mut child = std::process::Command::new(crate::test::cutter_bin())
+    let mut child = Command::new(crate::test::cutter_bin())
         .args(["plan", "plan.toml", "--format", "json"])
         .current_dir(t.path())
         .env("HOME", t.path())
@@ -899,7 +899,7 @@ fn bash_completion_offers_resource_names() {
         "PATH={dir}:$PATH\n{script}\nCOMP_WORDS=(cutter plan plan.toml --target br)\nCOMP_CWORD=4\n_cutter_with_names\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n\
          COMP_WORDS=(cutter destroy plan.toml '')\nCOMP_CWORD=3\n_cutter_with_names\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n"
     );
-    let out = std::process::Command::new("bash")
+    let out = Command::new("bash")
         .arg("-c")
         .arg(&probe)
         .current_dir(site.dir())

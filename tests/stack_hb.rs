@@ -282,7 +282,7 @@ struct Exec {
     /// Where `docker exec` starts in the entry.
     at: usize,
     /// `-e` values (the environment given to the command).
-    #[allow(dead_code)]
+    #[allow(dead_code, reason = "read through `Debug` when an assertion fails")]
     env: Vec<String>,
     container: String,
     /// The program and its arguments (inside `sh -c` when wrapped in one).

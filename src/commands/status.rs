@@ -25,9 +25,9 @@ pub(crate) async fn exec(
 }
 
 /// What the hosts hold, without planning.
-fn status(session: &Session<'_>, format: crate::cli::StatusFormat) -> Result<ExitStatus> {
+fn status(session: &Session<'_>, format: StatusFormat) -> Result<ExitStatus> {
     use std::fmt::Write as _;
-    if let crate::cli::StatusFormat::Json = format {
+    if let StatusFormat::Json = format {
         let states: std::collections::BTreeMap<&String, &HostState> =
             session.states.iter().collect();
         stdout(&format!(

@@ -149,7 +149,7 @@ impl Protected {
     /// Whether the protected entry `p` designates container `c`.
     pub fn names(p: &str, c: &crate::observe::ContainerInfo) -> bool {
         let p = p.trim_start_matches('/');
-        p == c.name || (!p.is_empty() && load::looks_like_id(p) && c.id.starts_with(p))
+        p == c.name || (!p.is_empty() && looks_like_id(p) && c.id.starts_with(p))
     }
 }
 

@@ -15,7 +15,7 @@ use miette::Diagnostic;
 use thiserror::Error;
 
 pub use local::Local;
-pub use ssh::Ssh;
+pub use ssh::{Ssh, set_default_config_file};
 
 use crate::plan::{Connection, Host};
 

@@ -4,7 +4,8 @@
 //! (aliases, keys, agent, `known_hosts`); every command then opens a channel
 //! on it through the native mux protocol, so a command costs one round trip.
 
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -15,10 +16,20 @@ use tokio::io::AsyncWriteExt;
 use super::{Output, RemoteError, Transport};
 use crate::plan::SshTarget;
 
+/// `--ssh-config` (or `CUTTER_SSH_CONFIG`): the configuration of hosts
+/// without their own `ssh_config`. Set once, before any host is contacted.
+static DEFAULT_CONFIG_FILE: OnceLock<PathBuf> = OnceLock::new();
+
+/// Use `file` as the SSH configuration of hosts without their own
+/// `ssh_config`; only the first call counts.
+pub fn set_default_config_file(file: PathBuf) {
+    let _ = DEFAULT_CONFIG_FILE.set(file);
+}
+
 pub struct Ssh {
     host: String,
     destination: String,
-    config_file: Option<std::path::PathBuf>,
+    config_file: Option<PathBuf>,
     /// Shared by running commands; taken out only to close the master.
     session: Mutex<Option<Arc<Session>>>,
 }
@@ -44,7 +55,7 @@ impl Ssh {
         let config_file = target
             .config_file
             .clone()
-            .or_else(|| std::env::var_os("CUTTER_SSH_CONFIG").map(Into::into));
+            .or_else(|| DEFAULT_CONFIG_FILE.get().cloned());
         if let Some(f) = &config_file {
             b.config_file(f);
         }
@@ -186,8 +197,8 @@ impl Transport for Ssh {
         let mut fingerprints = Vec::new();
         for file in get("userknownhostsfile")?.split_whitespace() {
             let file = match (file.strip_prefix("~/"), std::env::var_os("HOME")) {
-                (Some(rest), Some(home)) => std::path::PathBuf::from(home).join(rest),
-                _ => std::path::PathBuf::from(file),
+                (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+                _ => PathBuf::from(file),
             };
             let found = tokio::process::Command::new("ssh-keygen")
                 .arg("-F")
@@ -233,7 +244,7 @@ impl Transport for Ssh {
 }
 
 /// A private temporary file holding one known_hosts line.
-fn tempfile_line(line: &str) -> Option<std::path::PathBuf> {
+fn tempfile_line(line: &str) -> Option<PathBuf> {
     use std::io::Write;
     let path = std::env::temp_dir().join(format!(
         "cutter-known-host-{}-{}",

@@ -57,9 +57,7 @@ pub fn render(view: &PlanView, title: &str, shown: Shown) -> String {
         }
     }
     if !view.standing.is_empty() {
-        let red = Style::new()
-            .fg_color(Some(anstyle::AnsiColor::Red.into()))
-            .bold();
+        let red = Style::new().fg_color(Some(AnsiColor::Red.into())).bold();
         let _ = writeln!(s, "\n{red}standing failures of earlier applies{red:#}");
         for f in &view.standing {
             let _ = writeln!(s, "  {red}!{red:#} {} on {}: {}", f.step, f.host, f.what);
