@@ -1219,7 +1219,7 @@ kind = "protected-unchanged"
     let r = std::thread::scope(|scope| {
         let apply = scope.spawn(|| hb.run(&["apply", "PLAN", "--yes", "--lock-wait", "10m"]));
         // once the slow step runs, the "before" reading is taken: change the container
-        let deadline = Instant::now() + std::time::Duration::from_secs(120);
+        let deadline = Instant::now() + Duration::from_secs(120);
         while !s
             .audit_since(before)
             .iter()
@@ -1229,7 +1229,7 @@ kind = "protected-unchanged"
                 Instant::now() < deadline && !apply.is_finished(),
                 "the slow step never started"
             );
-            std::thread::sleep(std::time::Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(100));
         }
         ssh_ok(&format!("docker restart -t 0 {victim} >/dev/null"));
         apply.join().unwrap()
