@@ -177,30 +177,3 @@ fn a_stale_checksum_lock_is_removed() {
         .unwrap();
     assert!(check.status.success());
 }
-
-/// `apply --yes` takes the free lock first and observes once, under it:
-/// what it shows is what it applies, with no second observation.
-#[test]
-fn apply_yes_observes_once_under_the_lock() {
-    let t = Test::new();
-    let out = t.path().join("out");
-    let plan = format!(
-        "[hosts.here]\nlocal = true\n[artefacts.one]\npath = \"{}/one.txt\"\ncommand = \"echo one\"\n",
-        out.display()
-    );
-    let run = t
-        .plan(&plan)
-        .args(&["apply", "--yes", "plan.toml"])
-        .status(0);
-    let observed = run
-        .stderr
-        .lines()
-        .filter(|l| l.trim_start().starts_with("Observed"))
-        .count();
-    assert_eq!(observed, 1, "observed more than once:\n{}", run.stderr);
-    assert!(
-        run.stderr.contains("Finished artefact.one"),
-        "{}",
-        run.stderr
-    );
-}

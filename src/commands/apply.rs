@@ -1,11 +1,9 @@
 //! `cutter apply`: apply a plan file, or a saved plan exactly as reviewed.
 //!
 //! 1. Load the plan (or the saved plan and the plan file it names), observe.
-//!    With `--yes`, when every host's lock is free, the locks are taken
-//!    first and this one observation, made under them, is what is applied.
 //! 2. Check a saved plan's contract; show the plan and confirm.
-//! 3. Otherwise take each host's lock, observe again under it, apply what
-//!    is still missing and confirmed.
+//! 3. Take each host's lock, observe again under it, apply what is still
+//!    missing and confirmed.
 //! 4. Observe once more and write the evidence report (and its copies).
 
 use std::collections::{BTreeSet, HashMap};
@@ -118,7 +116,7 @@ pub(crate) async fn exec(path: &Path, opts: &Options, printer: &Printer) -> Resu
         None => opts.replace.clone(),
     };
     let replace = replace_set(&plan, &wanted)?;
-    let mut session = Session::connect(&plan, observe::Verify::AsNeeded).await?;
+    let mut session = Session::open(&plan, printer, observe::Verify::AsNeeded).await?;
     session.replace = replace;
     if let Some(v) = &saved
         && let Ok(t) = chrono::DateTime::parse_from_rfc3339(&v.generated_at)
@@ -145,48 +143,20 @@ async fn apply_in(
         opts,
         printer,
     };
-    // Without a prompt, take the locks first when they are free, so that
-    // one observation, made under them, is both what is shown and what is
-    // applied. A prompt never waits while holding the hosts' locks.
-    let early = if opts.yes {
-        Locks::try_take(run.session).await?
-    } else {
-        None
+    let confirmed = match run.confirm().await? {
+        ControlFlow::Continue(c) => c,
+        ControlFlow::Break(status) => return Ok(status),
     };
-    let confirmed = run.observe_and_confirm().await;
-    let confirmed = match (confirmed, &early) {
-        (Ok(ControlFlow::Continue(c)), _) => c,
-        (done, held) => {
-            if let Some(l) = held {
-                l.release().await;
-            }
-            return done.map(|flow| match flow {
-                ControlFlow::Break(status) => status,
-                ControlFlow::Continue(_) => ExitStatus::Failure,
-            });
+    let locks = Locks::take(run.session, run.opts.lock_wait).await?;
+    let diff = match run.observe_under_lock(&confirmed.view).await {
+        Ok(ControlFlow::Continue(diff)) => diff,
+        Ok(ControlFlow::Break(status)) => {
+            locks.release().await;
+            return Ok(status);
         }
-    };
-    let (locks, diff) = match early {
-        Some(locks) => match run.session.plan(opts.target.as_deref()) {
-            Ok((diff, _)) => (locks, diff),
-            Err(e) => {
-                locks.release().await;
-                return Err(e);
-            }
-        },
-        None => {
-            let locks = Locks::take(run.session, run.opts.lock_wait).await?;
-            match run.observe_under_lock(&confirmed.view).await {
-                Ok(ControlFlow::Continue(diff)) => (locks, diff),
-                Ok(ControlFlow::Break(status)) => {
-                    locks.release().await;
-                    return Ok(status);
-                }
-                Err(e) => {
-                    locks.release().await;
-                    return Err(e);
-                }
-            }
+        Err(e) => {
+            locks.release().await;
+            return Err(e);
         }
     };
     let interrupted = watch_signals();
@@ -253,47 +223,6 @@ impl Locks {
         Ok(locks)
     }
 
-    /// Take every host's lock if all of them are free now; `None`, holding
-    /// nothing, when another apply holds one.
-    async fn try_take(session: &Session<'_>) -> Result<Option<Locks>> {
-        let holder = lock::holder(&session.plan.file.display().to_string());
-        let tried = futures::future::join_all(session.transports.values().map(|t| async {
-            (
-                t.clone(),
-                lock::acquire(t.as_ref(), &holder, Duration::ZERO).await,
-            )
-        }))
-        .await;
-        let mut locks = Locks {
-            holder,
-            held: Vec::new(),
-        };
-        let mut outcome = Ok(true);
-        for (t, r) in tried {
-            match r {
-                Ok(true) => locks.held.push(t),
-                Ok(false) => {}
-                Err(lock::LockError::Held { .. }) => {
-                    if matches!(outcome, Ok(true)) {
-                        outcome = Ok(false);
-                    }
-                }
-                Err(e) => outcome = Err(e),
-            }
-        }
-        match outcome {
-            Ok(true) => Ok(Some(locks)),
-            Ok(false) => {
-                locks.release().await;
-                Ok(None)
-            }
-            Err(e) => {
-                locks.release().await;
-                Err(e.into())
-            }
-        }
-    }
-
     async fn release(&self) {
         for t in &self.held {
             lock::release(t.as_ref(), &self.holder).await;
@@ -351,9 +280,8 @@ fn watch_signals() -> Interruption {
 impl Run<'_, '_> {
     /// Plan, hold a saved plan to what was reviewed, show the plan and ask;
     /// `Break` when there is nothing to do or the operator declined.
-    async fn observe_and_confirm(&mut self) -> Result<ControlFlow<ExitStatus, Confirmed>> {
+    async fn confirm(&mut self) -> Result<ControlFlow<ExitStatus, Confirmed>> {
         let (opts, printer) = (self.opts, self.printer);
-        self.session.observe(printer).await?;
         if !opts.acknowledge.is_empty() {
             acknowledge(self.session, &opts.acknowledge, printer).await?;
         }

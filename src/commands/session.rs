@@ -35,22 +35,11 @@ pub(crate) struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    /// Connect to every host of the plan and observe them all.
     pub(crate) async fn open(
         plan: &'a Plan,
         printer: &Printer,
         verify: observe::Verify,
     ) -> Result<Session<'a>> {
-        let mut session = Session::connect(plan, verify).await?;
-        if let Err(e) = session.observe(printer).await {
-            session.close().await;
-            return Err(e);
-        }
-        Ok(session)
-    }
-
-    /// Connect to every host of the plan, observing nothing yet.
-    pub(crate) async fn connect(plan: &'a Plan, verify: observe::Verify) -> Result<Session<'a>> {
         let graph = StepGraph::build(plan);
         let hosts = plan.used_hosts();
         let connected: Vec<_> = futures::stream::iter(hosts.iter().map(|h| remote::connect(h)))
@@ -69,7 +58,7 @@ impl<'a> Session<'a> {
                 }
             }
         }
-        let session = Session {
+        let mut session = Session {
             plan,
             graph,
             transports,
@@ -81,6 +70,10 @@ impl<'a> Session<'a> {
         if let Some(e) = first_error {
             session.close().await;
             return Err(e.into());
+        }
+        if let Err(e) = session.observe(printer).await {
+            session.close().await;
+            return Err(e);
         }
         Ok(session)
     }
