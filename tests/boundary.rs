@@ -508,3 +508,57 @@ fn published_ports_cannot_smuggle_options() {
         "[containers.evil]\nimage = \"postgres:16\"\nlifecycle = \"persistent\"\nname = \"cutter-evil\"\nports = [\"127.0.0.1:5433:5432\", \"5434:5432/tcp\"]\n",
     );
 }
+
+/// The throw-away container that checks a custom-format dump starts while
+/// the dump runs; when the dump fails, it is removed all the same and no
+/// temporary file stays beside the artefact.
+#[test]
+fn stack_a_failed_dump_leaves_no_verification_container() {
+    let s = stack();
+    let t = StackTest::new("verifier");
+    t.plan(
+        r#"
+[hosts.vps]
+ssh = "{{ env.CUTTER_SSH_HOST }}"
+[hosts.vps.protected]
+containers = ["postgres"]
+
+[artefacts.dump]
+path = "{{ env.CUTTER_BACKUP_ROOT }}/nodb.dump"
+container = "postgres"
+pg_dump = { user = "directus", database = "no_such_database", format = "custom" }
+"#,
+    );
+    let from = s.audit_len();
+    let r = t.expect(&["apply", "--yes", "plan.toml"], 1);
+    assert!(r.stderr.contains("artefact.dump failed"), "{}", r.stderr);
+    let nonce = regex::Regex::new(r"cutter-verify-([0-9a-f]{16})").unwrap();
+    let names: Vec<String> = s
+        .audit_since(from)
+        .iter()
+        .flat_map(|e| {
+            nonce
+                .captures_iter(e)
+                .map(|c| c[0].to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        !names.is_empty(),
+        "the step did not start a verification container"
+    );
+    for name in names {
+        let left = s.ssh(&format!("docker ps -aq --filter name=^/{name}$"));
+        assert_eq!(
+            String::from_utf8_lossy(&left.stdout).trim(),
+            "",
+            "{name} left behind"
+        );
+    }
+    let files = s.ssh(&format!("ls -A '{}'", t.remote_root));
+    let files = String::from_utf8_lossy(&files.stdout).to_string();
+    assert!(
+        !files.contains(".nodb.dump."),
+        "temporary files left behind: {files}"
+    );
+}

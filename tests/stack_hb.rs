@@ -421,7 +421,9 @@ fn assert_production_only_read(entries: &[String], own_prefix: &str) -> Vec<Stri
                 programs.push(program.to_string());
             } else {
                 assert!(
-                    x.container == "$cid" || x.container.starts_with(own_prefix),
+                    x.container == "$cid"
+                        || x.container == "$vid"
+                        || x.container.starts_with(own_prefix),
                     "exec into a container that is not the test's: {x:?}"
                 );
             }
@@ -429,7 +431,7 @@ fn assert_production_only_read(entries: &[String], own_prefix: &str) -> Vec<Stri
         if body.contains("pg_restore --list") {
             assert!(
                 body.contains(
-                    "docker run --rm -i --network none --read-only --name cutter-verify-"
+                    "docker run -d --rm --network none --read-only --name cutter-verify-"
                 ),
                 "pg_restore outside a throw-away container: {body}"
             );
@@ -452,8 +454,12 @@ fn assert_production_only_read(entries: &[String], own_prefix: &str) -> Vec<Stri
         }
         for sub in ["rm", "volume rm", "network rm"] {
             for target in docker_targets(&body, sub) {
+                // cutter's throw-away container for `pg_restore --list`
+                let verifier = target
+                    .trim_start_matches('\'')
+                    .starts_with("cutter-verify-");
                 assert!(
-                    target.starts_with(own_prefix) || target.starts_with('$'),
+                    target.starts_with(own_prefix) || target.starts_with('$') || verifier,
                     "`docker {sub} {target}` targets something not the test's own: {body}"
                 );
             }

@@ -430,6 +430,9 @@ pub fn artefact(
     let tmp = format!(".{name}.cutter-tmp");
     let err_tmp = format!(".{name}.cutter-stderr");
     let (q_tmp, q_err, q_name) = (here(&tmp), here(&err_tmp), here(name));
+    let q_verifier = quote(&format!("{VERIFY_PREFIX}{nonce}"));
+    let q_verr = here(&format!(".{name}.cutter-verifier-err"));
+    let q_vid = here(&format!(".{name}.cutter-verifier-id"));
     let producer_json = serde_json::to_value(&a.producer).unwrap_or_default();
     let manifest = serde_json::json!({
         "cutter": env!("CARGO_PKG_VERSION"),
@@ -458,7 +461,7 @@ pub fn artefact(
     // refusal) is the cause: show its last lines before the file goes.
     s.setup.push(ENTER_FN.into());
     s.setup.push(format!(
-        "locked=; entered=; cleanup() {{ rc=$?; if [ -n \"$entered\" ]; then {}rm -f -- {q_tmp} {q_err} {} {} {}; if [ -n \"$locked\" ]; then rm -f ./.SHA256SUMS.cutter-lock/pid; rmdir -- ./.SHA256SUMS.cutter-lock 2>/dev/null || :; fi; fi; }}; trap cleanup EXIT; trap 'exit 130' INT TERM HUP",
+        "locked=; entered=; verifier=; cleanup() {{ rc=$?; if [ -n \"$verifier\" ]; then wait \"$verifier\" 2>/dev/null || :; docker rm -f {q_verifier} > /dev/null 2>&1 || :; fi; if [ -n \"$entered\" ]; then {}rm -f -- {q_tmp} {q_err} {q_verr} {q_vid} {} {} {}; if [ -n \"$locked\" ]; then rm -f ./.SHA256SUMS.cutter-lock/pid; rmdir -- ./.SHA256SUMS.cutter-lock 2>/dev/null || :; fi; fi; }}; trap cleanup EXIT; trap 'exit 130' INT TERM HUP",
         STDERR_ON_FAILURE.replace("{q_err}", &q_err),
         here(&format!(".SHA256SUMS.{name}.cutter-tmp")),
         here(&format!(".{name}.cutter.json.cutter-tmp")),
@@ -470,6 +473,21 @@ pub fn artefact(
     s.commands.push(enter(dir, &plan.hosts[&a.host].protected));
     s.commands.push("entered=1".into());
     let make = producer(a, exec, nonce, &mut s);
+    let archive = matches!(&a.producer, Producer::PgDump(d) if d.format.is_archive());
+    if archive {
+        // The throw-away container that checks the archive with
+        // `pg_restore --list` (never production) starts while the dump
+        // runs: production's image, no network, read-only, labelled.
+        let image = match exec {
+            Exec::External { image_id, .. } => quote(image_id),
+            _ => "\"$(docker inspect -f '{{.Image}}' \"$cid\")\"".into(),
+        };
+        s.commands.push(format!(
+            "docker run -d --rm --network none --read-only --name {q_verifier} --label {} --label cutter.role=verify --entrypoint sleep {image} {} > {q_vid} 2> {q_verr} & verifier=$!",
+            quote(&format!("{MANAGED_LABEL}=true")),
+            a.timeout.as_secs().max(1),
+        ));
+    }
     s.commands.push(format!("{make} > {q_tmp} 2> {q_err}"));
     if let Some(min) = a.min_size {
         s.commands.push(format!(
@@ -494,14 +512,11 @@ pub fn artefact(
             ));
         }
         (Producer::PgDump(d), _) if d.format.is_archive() => {
-            let image = match exec {
-                Exec::External { image_id, .. } => quote(image_id),
-                _ => "\"$(docker inspect -f '{{.Image}}' \"$cid\")\"".into(),
-            };
             s.commands.push(format!(
-                "list=$(docker run --rm -i --network none --read-only --name {} --label {} --label cutter.role=verify --entrypoint timeout {image} -k 10 {} pg_restore --list < {q_tmp}) || {{ echo 'format check `pg_restore --list` (in a throw-away container) rejected the dump' >&2; exit 4; }}; toc=$(printf '%s\n' \"$list\" | grep -c -v -e '^;' -e '^$' || :); dumped=$(printf '%s\n' \"$list\" | sed -n -e 's/^;[[:space:]]*Dumped from database version: */server /p' -e 's/^;[[:space:]]*Dumped by pg_dump version: */pg_dump /p' | tr '\n' ' ')",
-                quote(&format!("{VERIFY_PREFIX}{nonce}")),
-                quote(&format!("{MANAGED_LABEL}=true")),
+                "v=$verifier; verifier=; wait \"$v\" || {{ echo 'cannot start the throw-away container for the format check:' >&2; cat {q_verr} >&2; docker rm -f {q_verifier} > /dev/null 2>&1; exit 4; }}; verifier=$v; vid=$(cat {q_vid}); rm -f -- {q_verr} {q_vid}; [ ${{#vid}} -eq 64 ] || {{ echo 'cannot read the throw-away container ID for the format check' >&2; exit 4; }}"
+            ));
+            s.commands.push(format!(
+                "list=$(docker exec -i \"$vid\" timeout -k 10 {} pg_restore --list < {q_tmp}) || {{ echo 'format check `pg_restore --list` (in a throw-away container) rejected the dump' >&2; exit 4; }}; verifier=; docker rm -f \"$vid\" > /dev/null 2>&1 || :; toc=$(printf '%s\n' \"$list\" | grep -c -v -e '^;' -e '^$' || :); dumped=$(printf '%s\n' \"$list\" | sed -n -e 's/^;[[:space:]]*Dumped from database version: */server /p' -e 's/^;[[:space:]]*Dumped by pg_dump version: */pg_dump /p' | tr '\n' ' ')",
                 a.timeout.as_secs().max(1),
             ));
         }

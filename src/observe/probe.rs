@@ -68,15 +68,26 @@ dk() {
 }
 "#;
 
+/// Containers, volumes and networks are listed and inspected by three
+/// chains of `docker` commands that run at once, as the stages of one
+/// pipeline: each stage first does its own listing, then passes on the
+/// records of the stages before it (`cat`) and adds its own, so they come
+/// out in order.
 const DOCKER: &str = r#"if command -v docker >/dev/null 2>&1; then
-  ids=$(dk docker ps -aq --no-trunc); rc=$?
-  if [ $rc -ne 0 ]; then rec_docker containers $rc "$ids"; else
-    if [ -n "$ids" ]; then out=$(docker inspect --format "$cf" $ids 2>/dev/null); rec_docker containers $? "$out"; else rec_docker containers 0 ''; fi
+  {
+    ids=$(dk docker ps -aq --no-trunc); rc=$?
+    if [ $rc -ne 0 ]; then rec_docker containers $rc "$ids"
+    elif [ -n "$ids" ]; then out=$(docker inspect --format "$cf" $ids 2>/dev/null); rec_docker containers $? "$out"
+    else rec_docker containers 0 ''; fi
+  } | {
     v=$(docker volume ls -q 2>/dev/null)
-    if [ -n "$v" ]; then out=$(docker volume inspect $v 2>/dev/null); rec_docker volumes $? "$out"; else rec_docker volumes 0 ''; fi
+    if [ -n "$v" ]; then out=$(docker volume inspect $v 2>/dev/null); rc=$?; else out=; rc=0; fi
+    cat; rec_docker volumes $rc "$out"
+  } | {
     nw=$(docker network ls -q 2>/dev/null)
-    if [ -n "$nw" ]; then out=$(docker network inspect $nw 2>/dev/null); rec_docker networks $? "$out"; else rec_docker networks 0 ''; fi
-  fi
+    if [ -n "$nw" ]; then out=$(docker network inspect $nw 2>/dev/null); rc=$?; else out=; rc=0; fi
+    cat; rec_docker networks $rc "$out"
+  }
 else
   rec_missing docker
 fi
