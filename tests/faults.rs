@@ -177,3 +177,42 @@ fn a_stale_checksum_lock_is_removed() {
         .unwrap();
     assert!(check.status.success());
 }
+
+/// Once a host has an apply generation, an apply whose lock shows that no
+/// apply ran since it observed does not observe a second time; the first
+/// apply on a host (no generation yet) observes again under its lock.
+#[test]
+fn apply_observes_once_when_no_apply_ran_since() {
+    let t = Test::new();
+    let out = t.path().join("out");
+    let one = format!(
+        "[hosts.here]\nlocal = true\n[artefacts.one]\npath = \"{}/one.txt\"\ncommand = \"echo one\"\n",
+        out.display()
+    );
+    let two = format!(
+        "{one}[artefacts.two]\npath = \"{}/two.txt\"\ncommand = \"echo two\"\n",
+        out.display()
+    );
+    let observed = |stderr: &str| {
+        stderr
+            .lines()
+            .filter(|l| l.trim_start().starts_with("Observed"))
+            .count()
+    };
+    let t = t.plan(&one).args(&["apply", "--yes", "plan.toml"]);
+    let first = t.status(0);
+    assert_eq!(observed(&first.stderr), 2, "{}", first.stderr);
+    let t = t.plan(&two);
+    let second = t.status(0);
+    assert_eq!(
+        observed(&second.stderr),
+        1,
+        "observed again:\n{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains("Finished artefact.two"),
+        "{}",
+        second.stderr
+    );
+}

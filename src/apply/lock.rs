@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use miette::Diagnostic;
 use thiserror::Error;
 
-use crate::observe::probe::LOCK_DIR;
+use crate::observe::probe::{GENERATION_FILE, LOCK_DIR};
 use crate::remote::{RemoteError, Transport};
 use crate::shell::quote;
 
@@ -40,19 +40,37 @@ pub fn holder(plan_file: &str) -> String {
     )
 }
 
-/// Take the lock; `Ok(false)` when this apply already holds it (two plan
-/// hosts reaching the same account share one lock).
-pub async fn acquire(t: &dyn Transport, holder: &str, wait: Duration) -> Result<bool, LockError> {
+/// What taking a host's lock found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Acquired {
+    /// Taken, and the host's apply generation at that moment.
+    Taken { generation: Option<String> },
+    /// This apply already holds it (two plan hosts reaching the same
+    /// account share one lock).
+    AlreadyHeld,
+}
+
+/// Take the lock, waiting up to `wait` for another apply to give it back.
+pub async fn acquire(
+    t: &dyn Transport,
+    holder: &str,
+    wait: Duration,
+) -> Result<Acquired, LockError> {
     let cmd = format!(
-        "d=\"{LOCK_DIR}\"; mkdir -p \"${{d%/*}}\" && if mkdir \"$d\" 2>/dev/null; then printf '%s\\n' {} > \"$d/holder\"; else cat \"$d/holder\" 2>/dev/null || echo unknown; exit 75; fi",
+        "d=\"{LOCK_DIR}\"; mkdir -p \"${{d%/*}}\" && if mkdir \"$d\" 2>/dev/null; then printf '%s\\n' {} > \"$d/holder\"; cat \"{GENERATION_FILE}\" 2>/dev/null || :; else cat \"$d/holder\" 2>/dev/null || echo unknown; exit 75; fi",
         quote(holder)
     );
     let deadline = Instant::now() + wait;
     loop {
         let out = t.run(&cmd, None).await?;
         match out.code {
-            Some(0) => return Ok(true),
-            Some(75) if out.stdout_text().trim() == holder => return Ok(false),
+            Some(0) => {
+                let generation = out.stdout_text().trim().to_string();
+                return Ok(Acquired::Taken {
+                    generation: (!generation.is_empty()).then_some(generation),
+                });
+            }
+            Some(75) if out.stdout_text().trim() == holder => return Ok(Acquired::AlreadyHeld),
             Some(75) if is_dead(out.stdout_text().trim()) => {
                 // An apply on this machine that no longer runs: its lock is
                 // stale once none of its steps runs on the host any more.
@@ -128,15 +146,34 @@ pub async fn release(t: &dyn Transport, holder: &str) {
 /// when no step it started is still running on the host (each supervised
 /// step registers `steps.<pid>` in the lock while it runs).
 fn remove_cmd(holder: &str, unless_steps_run: bool) -> String {
+    // A new generation is written before the lock goes, so whoever takes
+    // it next sees that an apply ran; when it cannot be written (a full
+    // disk), there is none, which never counts as unchanged.
     format!(
-        "d=\"{LOCK_DIR}\"; [ \"$(cat \"$d/holder\" 2>/dev/null)\" = {} ] || exit 1; {}rm -f \"$d\"/steps.* \"$d/holder\" && rmdir \"$d\"",
+        "d=\"{LOCK_DIR}\"; [ \"$(cat \"$d/holder\" 2>/dev/null)\" = {} ] || exit 1; {}g=\"{GENERATION_FILE}\"; {{ printf '%s\\n' {} > \"$g.tmp\" && mv -f \"$g.tmp\" \"$g\"; }} 2>/dev/null || rm -f \"$g\" \"$g.tmp\"; rm -f \"$d\"/steps.* \"$d/holder\" && rmdir \"$d\"",
         quote(holder),
         if unless_steps_run {
             "for f in \"$d\"/steps.*; do [ -e \"$f\" ] || continue; [ ! -d \"/proc/${f##*.}\" ] || exit 2; done; "
         } else {
             ""
-        }
+        },
+        quote(&new_generation(holder)),
     )
+}
+
+/// A token no other lock removal writes: a digest of the holder (user,
+/// machine, process, plan) and the time in nanoseconds.
+fn new_generation(holder: &str) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(holder.as_bytes());
+    h.update(
+        chrono::Utc::now()
+            .timestamp_nanos_opt()
+            .unwrap_or_default()
+            .to_le_bytes(),
+    );
+    hex::encode(h.finalize())[..24].to_string()
 }
 
 /// Who holds the apply lock of a host, if anyone.

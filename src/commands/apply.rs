@@ -2,8 +2,9 @@
 //!
 //! 1. Load the plan (or the saved plan and the plan file it names), observe.
 //! 2. Check a saved plan's contract; show the plan and confirm.
-//! 3. Take each host's lock, observe again under it, apply what is still
-//!    missing and confirmed.
+//! 3. Take each host's lock; unless the host's apply generation proves
+//!    that no apply ran since step 1, observe again under it; apply what is
+//!    still missing and confirmed.
 //! 4. Observe once more and write the evidence report (and its copies).
 
 use std::collections::{BTreeSet, HashMap};
@@ -148,7 +149,16 @@ async fn apply_in(
         ControlFlow::Break(status) => return Ok(status),
     };
     let locks = Locks::take(run.session, run.opts.lock_wait).await?;
-    let diff = match run.observe_under_lock(&confirmed.view).await {
+    let diff = if locks.unchanged_since(&run.session.states) {
+        // No apply ran since the observation that was confirmed: it still
+        // stands, and is not made again.
+        run.session
+            .plan(run.opts.target.as_deref())
+            .map(|(diff, _)| ControlFlow::Continue(diff))
+    } else {
+        run.observe_under_lock(&confirmed.view).await
+    };
+    let diff = match diff {
         Ok(ControlFlow::Continue(diff)) => diff,
         Ok(ControlFlow::Break(status)) => {
             locks.release().await;
@@ -200,6 +210,9 @@ struct Times {
 struct Locks {
     holder: String,
     held: Vec<Arc<dyn Transport>>,
+    /// The apply generation each host had when its lock was taken; `None`
+    /// for a lock this apply already held through another plan host.
+    generations: HashMap<String, Option<String>>,
 }
 
 impl Locks {
@@ -209,11 +222,17 @@ impl Locks {
         let mut locks = Locks {
             holder: lock::holder(&session.plan.file.display().to_string()),
             held: Vec::new(),
+            generations: HashMap::new(),
         };
         for t in session.transports.values() {
             match lock::acquire(t.as_ref(), &locks.holder, wait.unwrap_or_default()).await {
-                Ok(true) => locks.held.push(t.clone()),
-                Ok(false) => {}
+                Ok(lock::Acquired::Taken { generation }) => {
+                    locks.held.push(t.clone());
+                    locks.generations.insert(t.host().to_string(), generation);
+                }
+                Ok(lock::Acquired::AlreadyHeld) => {
+                    locks.generations.insert(t.host().to_string(), None);
+                }
                 Err(e) => {
                     locks.release().await;
                     return Err(e.into());
@@ -221,6 +240,19 @@ impl Locks {
             }
         }
         Ok(locks)
+    }
+
+    /// Whether no apply can have run on any host since `states` were
+    /// observed: each observation saw no lock and the same generation the
+    /// lock's taking saw. Anything not proven so (no generation yet, a
+    /// lock shared by two plan hosts) counts as changed.
+    fn unchanged_since(&self, states: &HashMap<String, observe::HostState>) -> bool {
+        !self.generations.is_empty()
+            && self.generations.iter().all(|(host, at_lock)| {
+                states.get(host).is_some_and(|s| {
+                    s.lock.is_none() && at_lock.is_some() && s.generation == *at_lock
+                })
+            })
     }
 
     async fn release(&self) {
@@ -671,4 +703,54 @@ async fn acknowledge(session: &mut Session<'_>, steps: &[String], printer: &Prin
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn locks(at_lock: &[(&str, Option<&str>)]) -> Locks {
+        Locks {
+            holder: "me".into(),
+            held: Vec::new(),
+            generations: at_lock
+                .iter()
+                .map(|(h, g)| (h.to_string(), g.map(str::to_string)))
+                .collect(),
+        }
+    }
+
+    fn states(seen: &[(&str, Option<&str>, Option<&str>)]) -> HashMap<String, observe::HostState> {
+        seen.iter()
+            .map(|(h, lock, g)| {
+                (
+                    h.to_string(),
+                    observe::HostState {
+                        host: h.to_string(),
+                        lock: lock.map(str::to_string),
+                        generation: g.map(str::to_string),
+                        ..Default::default()
+                    },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_observation_stands_only_when_proven_unchanged() {
+        let seen = states(&[("a", None, Some("g1")), ("b", None, Some("g2"))]);
+        assert!(locks(&[("a", Some("g1")), ("b", Some("g2"))]).unchanged_since(&seen));
+        // another apply ran on b in between
+        assert!(!locks(&[("a", Some("g1")), ("b", Some("g3"))]).unchanged_since(&seen));
+        // no generation yet, or a lock shared with another plan host
+        assert!(!locks(&[("a", Some("g1")), ("b", None)]).unchanged_since(&seen));
+        let fresh = states(&[("a", None, None)]);
+        assert!(!locks(&[("a", None)]).unchanged_since(&fresh));
+        // another apply held the lock while it was observed
+        let held = states(&[("a", Some("someone"), Some("g1"))]);
+        assert!(!locks(&[("a", Some("g1"))]).unchanged_since(&held));
+        // a host that was not observed
+        assert!(!locks(&[("c", Some("g1"))]).unchanged_since(&seen));
+        assert!(!locks(&[]).unchanged_since(&seen));
+    }
 }

@@ -106,7 +106,10 @@ async fn destroy(
     }
     let t = session.transports[&c.host].clone();
     let holder = lock::holder(&session.plan.file.display().to_string());
-    let locked = lock::acquire(t.as_ref(), &holder, lock_wait.unwrap_or_default()).await?;
+    let locked = matches!(
+        lock::acquire(t.as_ref(), &holder, lock_wait.unwrap_or_default()).await?,
+        lock::Acquired::Taken { .. }
+    );
     let script = apply::script::teardown(c);
     let out = t.run(&script.body(), None).await;
     if locked {

@@ -29,6 +29,8 @@ pub struct HostState {
     pub docker: Option<DockerState>,
     /// Who holds the host's apply lock, if anyone.
     pub lock: Option<String>,
+    /// The host's apply generation when observed (none before any apply).
+    pub generation: Option<String>,
     /// Failures of earlier applies that still stand, by step id.
     pub failures: BTreeMap<String, serde_json::Value>,
 }
@@ -381,6 +383,7 @@ fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState, String> {
                 ));
             }
             Record::Lock if n == 2 => state.lock = Some(rec[1].clone()),
+            Record::Generation if n == 2 => state.generation = Some(rec[1].trim().to_string()),
             Record::Failure if n == 3 => {
                 // `<plan>.<step>.json`, where the step id is `kind.name`.
                 let step = rec[1]

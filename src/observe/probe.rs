@@ -12,6 +12,11 @@ use crate::plan::Plan;
 /// Where a host's apply lock lives (relative to the login's home).
 pub const LOCK_DIR: &str = "$HOME/.cutter/apply.lock";
 
+/// A token every apply writes anew when it gives its lock back (and
+/// `unlock` when it removes one): an observation that saw no lock and the
+/// same token as the lock's taker sees next was made with no apply between.
+pub const GENERATION_FILE: &str = "$HOME/.cutter/apply.generation";
+
 /// Where failures of guards, checks and restore tests are recorded on a host
 /// until they are dealt with (`<plan>.<step>.json`).
 pub const FAILURES_DIR: &str = "$HOME/.cutter/failures";
@@ -125,6 +130,8 @@ pub enum Record {
     Missing,
     /// holder: the host's apply lock.
     Lock,
+    /// token: the host's apply generation (see [`GENERATION_FILE`]).
+    Generation,
     /// file name, content: a standing failure.
     Failure,
     /// The last record: what follows is `grep -H -Z` output, each line of
@@ -134,7 +141,7 @@ pub enum Record {
 }
 
 impl Record {
-    const ALL: [Record; 11] = [
+    const ALL: [Record; 12] = [
         Record::Artefact,
         Record::Sums,
         Record::Evidence,
@@ -144,6 +151,7 @@ impl Record {
         Record::Docker,
         Record::Missing,
         Record::Lock,
+        Record::Generation,
         Record::Failure,
         Record::Contents,
     ];
@@ -159,6 +167,7 @@ impl Record {
             Record::Docker => "D",
             Record::Missing => "M",
             Record::Lock => "L",
+            Record::Generation => "N",
             Record::Failure => "F",
             Record::Contents => "G",
         }
@@ -176,6 +185,7 @@ impl Record {
             Record::Docker => "rec_docker",
             Record::Missing => "rec_missing",
             Record::Lock => "rec_lock",
+            Record::Generation => "rec_generation",
             Record::Failure => "rec_failure",
             Record::Contents => "rec_contents",
         }
@@ -242,6 +252,10 @@ pub fn probe_script(plan: &Plan, host: &str) -> String {
     let _ = writeln!(
         s,
         "[ -f \"{LOCK_DIR}/holder\" ] && rec_lock \"$(cat \"{LOCK_DIR}/holder\")\""
+    );
+    let _ = writeln!(
+        s,
+        "[ -f \"{GENERATION_FILE}\" ] && rec_generation \"$(cat \"{GENERATION_FILE}\")\""
     );
     // Failures of earlier applies of this plan that still stand.
     let _ = writeln!(
