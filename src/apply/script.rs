@@ -516,7 +516,7 @@ pub fn artefact(
                 "v=$verifier; verifier=; wait \"$v\" || {{ echo 'cannot start the throw-away container for the format check:' >&2; cat {q_verr} >&2; docker rm -f {q_verifier} > /dev/null 2>&1; exit 4; }}; verifier=$v; vid=$(cat {q_vid}); rm -f -- {q_verr} {q_vid}; [ ${{#vid}} -eq 64 ] || {{ echo 'cannot read the throw-away container ID for the format check' >&2; exit 4; }}"
             ));
             s.commands.push(format!(
-                "list=$(docker exec -i \"$vid\" timeout -k 10 {} pg_restore --list < {q_tmp}) || {{ echo 'format check `pg_restore --list` (in a throw-away container) rejected the dump' >&2; exit 4; }}; verifier=; docker rm -f \"$vid\" > /dev/null 2>&1 || :; toc=$(printf '%s\n' \"$list\" | grep -c -v -e '^;' -e '^$' || :); dumped=$(printf '%s\n' \"$list\" | sed -n -e 's/^;[[:space:]]*Dumped from database version: */server /p' -e 's/^;[[:space:]]*Dumped by pg_dump version: */pg_dump /p' | tr '\n' ' ')",
+                "list=$(docker exec -i \"$vid\" timeout -k 10 {} pg_restore --list < {q_tmp}) || {{ echo 'format check `pg_restore --list` (in a throw-away container) rejected the dump' >&2; exit 4; }}; verifier=; docker rm -f \"$vid\" > /dev/null 2>&1 & remover=$!; toc=$(printf '%s\n' \"$list\" | grep -c -v -e '^;' -e '^$' || :); dumped=$(printf '%s\n' \"$list\" | sed -n -e 's/^;[[:space:]]*Dumped from database version: */server /p' -e 's/^;[[:space:]]*Dumped by pg_dump version: */pg_dump /p' | tr '\n' ' ')",
                 a.timeout.as_secs().max(1),
             ));
         }
@@ -556,6 +556,10 @@ pub fn artefact(
     // Metadata after the rename: later observations trust `$sha` while it
     // is unchanged, instead of reading the file again.
     s.commands.push(crate::observe::record_verified(name));
+    if archive {
+        // The check container's removal ran meanwhile; the step ends after it.
+        s.commands.push("wait \"$remover\" || :".into());
+    }
     match &a.stderr {
         Some(f) => s.commands.push(format!("mv -f -- {q_err} {}", here(f))),
         None => s.commands.push(format!("rm -f -- {q_err}")),
