@@ -161,8 +161,7 @@ cutter_reap() {{
 trap 'cutter_reap; exit 129' HUP
 trap 'cutter_reap; exit 130' INT
 trap 'cutter_reap; exit 143' TERM
-cutter_in=$(umask 077 && mktemp) || exit 1
-head -c {input_len} > "$cutter_in"
+{read_input}
 cutter_script={body}
 # `timeout` ends the step's whole process group at the step's timeout.
 if command -v setsid > /dev/null 2>&1; then setsid timeout -k 10 {secs} sh -c "$cutter_script" cutter-step < "$cutter_in" & else timeout -k 10 {secs} sh -c "$cutter_script" cutter-step < "$cutter_in" & fi
@@ -179,7 +178,8 @@ cutter_rc=0
 wait "$cutter_body" || cutter_rc=$?
 kill "$cutter_life" 2>/dev/null
 if [ "$cutter_rc" -eq 124 ] || [ "$cutter_rc" -eq 137 ]; then cutter_reap; echo "cutter: step stopped after its timeout of {secs}s" >&2; cutter_rc=124; fi
-rm -f -- "$cutter_in" "$cutter_reg"
+[ "$cutter_in" = /dev/null ] || rm -f -- "$cutter_in"
+rm -f -- "$cutter_reg"
 # 127 would read as "no such command" to the SSH layer and lose the output.
 [ "$cutter_rc" -ne 127 ] || {{ echo "cutter: a command of the step was not found (exit 127)" >&2; cutter_rc=125; }}
 exit $cutter_rc
@@ -190,6 +190,15 @@ exit $cutter_rc
                 targets.join(" ")
             },
             secs = timeout.as_secs().max(1),
+            // The step's input, read off the connection before the lifeline
+            // starts; a step without input reads nothing (no process spent).
+            read_input = if input_len == 0 {
+                "cutter_in=/dev/null".to_string()
+            } else {
+                format!(
+                    "cutter_in=$(umask 077 && mktemp) || exit 1\nhead -c {input_len} > \"$cutter_in\""
+                )
+            },
             body = quote(&self.body()),
             lock = crate::observe::probe::LOCK_DIR,
         )
@@ -326,11 +335,13 @@ fn typed(exec: &Exec, argv: &[String], timeout: Duration, s: &mut Script) -> Str
     exec_typed(exec, argv, timeout)
 }
 
+/// Also defines `cutter_nl`, a newline, for splitting text by lines
+/// (`SHA256SUMS` is read once and split, not read a byte per system call).
 /// Defines `cutter_enter DIR PROTECTED...`, which enters a folder for
 /// writing: its real path on the host (symlinks resolved) must not be at or
 /// under the real path of a protected path; it is created, entered with
 /// `cd -P`, and every later write uses a name relative to it.
-const ENTER_FN: &str = "cutter_enter() { cutter_dir=$(realpath -m -- \"$1\") || exit 1; shift; for p in \"$@\"; do rp=$(realpath -m -- \"$p\"); case \"$cutter_dir/\" in \"${rp%/}/\"*) echo \"refusing to write in $cutter_dir: it resolves under protected path $p\" >&2; exit 5;; esac; done; mkdir -p -- \"$cutter_dir\" && cd -P -- \"$cutter_dir\" && [ \"$(pwd -P)\" = \"$cutter_dir\" ] || { echo \"cannot enter $cutter_dir\" >&2; exit 5; }; }";
+const ENTER_FN: &str = "cutter_nl='\n'\ncutter_enter() { cutter_dir=$(realpath -m -- \"$1\") || exit 1; shift; for p in \"$@\"; do rp=$(realpath -m -- \"$p\"); case \"$cutter_dir/\" in \"${rp%/}/\"*) echo \"refusing to write in $cutter_dir: it resolves under protected path $p\" >&2; exit 5;; esac; done; mkdir -p -- \"$cutter_dir\" && cd -P -- \"$cutter_dir\" && [ \"$(pwd -P)\" = \"$cutter_dir\" ] || { echo \"cannot enter $cutter_dir\" >&2; exit 5; }; }";
 
 /// The definition of `cutter_enter`, for scripts built elsewhere.
 pub fn enter_fn() -> &'static str {
@@ -395,11 +406,11 @@ fn sums_rewrite(name: &str, add: bool) -> String {
     let q_sum_name = quote(&sum_name);
     let h = "?".repeat(64);
     format!(
-        "{{ if [ -f ./SHA256SUMS ]; then while IFS= read -r l || [ -n \"$l\" ]; do \
+        "{{ if [ -f ./SHA256SUMS ]; then sums=$(cat ./SHA256SUMS); set -f; ifs=$IFS; IFS=$cutter_nl; for l in $sums; do IFS=$ifs; \
          case \"$l\" in \\\\*) e=${{l#?}}; n=${{e#{h}  }};; *) e=; n=${{l#{h}  }}; [ \"$n\" != \"$l\" ] || n=${{l#{h} \\*}};; esac; \
          [ \"$n\" != {q_sum_name} ] || continue; \
          [ -n \"$e\" ] || [ -e \"./$n\" ] || continue; \
-         printf '%s\\n' \"$l\"; done < ./SHA256SUMS; fi; \
+         printf '%s\\n' \"$l\"; done; IFS=$ifs; set +f; fi; \
          {add_line} }} > {tmp} && mv -f -- {tmp} ./SHA256SUMS",
         add_line = if add {
             format!(
