@@ -95,17 +95,19 @@ impl Printer {
         out.flush()
     }
 
-    /// A right-aligned status verb, like cargo's `Compiling`.
-    pub fn status(&self, verb: &str, message: &str) {
+    /// A right-aligned status verb, like cargo's `Compiling`, coloured by
+    /// what it reports.
+    pub fn status(&self, verb: Verb, message: &str) {
         if self.quiet {
             return;
         }
-        let style = match verb {
-            "Failed" | "Refused" => RED,
-            "Skipped" | "Drift" | "Waiting" | "Warning" => YELLOW,
-            "Observing" | "Checking" | "Guarding" => CYAN,
-            _ => GREEN,
+        let style = match verb.tone() {
+            Tone::Bad => RED,
+            Tone::Notice => YELLOW,
+            Tone::Working => CYAN,
+            Tone::Good => GREEN,
         };
+        let verb = verb.text();
         self.above(|| {
             let _ = writeln!(
                 anstream::stderr().lock(),
@@ -167,6 +169,100 @@ impl Printer {
             self.above(|| {
                 let _ = writeln!(anstream::stderr().lock(), "{text}");
             });
+        }
+    }
+}
+
+/// What a status line reports: its word and, from that, its colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Acknowledged,
+    Applied,
+    Cancelled,
+    Checking,
+    Created,
+    Creating,
+    Destroy,
+    Destroyed,
+    Drift,
+    Failed,
+    Finished,
+    Guarding,
+    InSync,
+    Kept,
+    Locked,
+    Observed,
+    Pruning,
+    ReObserved,
+    Removing,
+    Replacing,
+    Report,
+    Running,
+    Saved,
+    Signed,
+    Skipped,
+    Starting,
+    Unchanged,
+    Unlocked,
+    Valid,
+    Verified,
+    Warning,
+    Wrote,
+}
+
+/// How a status line reads at a glance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tone {
+    Good,
+    Working,
+    Notice,
+    Bad,
+}
+
+impl Verb {
+    pub fn text(self) -> &'static str {
+        match self {
+            Verb::Acknowledged => "Acknowledged",
+            Verb::Applied => "Applied",
+            Verb::Cancelled => "Cancelled",
+            Verb::Checking => "Checking",
+            Verb::Created => "Created",
+            Verb::Creating => "Creating",
+            Verb::Destroy => "Destroy",
+            Verb::Destroyed => "Destroyed",
+            Verb::Drift => "Drift",
+            Verb::Failed => "Failed",
+            Verb::Finished => "Finished",
+            Verb::Guarding => "Guarding",
+            Verb::InSync => "In sync",
+            Verb::Kept => "Kept",
+            Verb::Locked => "Locked",
+            Verb::Observed => "Observed",
+            Verb::Pruning => "Pruning",
+            Verb::ReObserved => "Re-observed",
+            Verb::Removing => "Removing",
+            Verb::Replacing => "Replacing",
+            Verb::Report => "Report",
+            Verb::Running => "Running",
+            Verb::Saved => "Saved",
+            Verb::Signed => "Signed",
+            Verb::Skipped => "Skipped",
+            Verb::Starting => "Starting",
+            Verb::Unchanged => "Unchanged",
+            Verb::Unlocked => "Unlocked",
+            Verb::Valid => "Valid",
+            Verb::Verified => "Verified",
+            Verb::Warning => "Warning",
+            Verb::Wrote => "Wrote",
+        }
+    }
+
+    fn tone(self) -> Tone {
+        match self {
+            Verb::Failed => Tone::Bad,
+            Verb::Skipped | Verb::Drift | Verb::Warning => Tone::Notice,
+            Verb::Checking | Verb::Guarding => Tone::Working,
+            _ => Tone::Good,
         }
     }
 }

@@ -29,7 +29,7 @@ use crate::diff::{Action, Diff};
 use crate::graph::{StepGraph, StepKind};
 use crate::observe::{self, ContainerInfo, HostState};
 use crate::plan::{CheckKind, GuardKind, Plan, SecretSource};
-use crate::printer::Printer;
+use crate::printer::{Printer, Verb};
 use crate::remote::{Output, Transport};
 
 pub use script::Script;
@@ -160,7 +160,7 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
                     format!("`{}` did not succeed", failed_dep.unwrap())
                 };
                 ctx.printer
-                    .status("Skipped", &format!("{} ({why})", step.id));
+                    .status(Verb::Skipped, &format!("{} ({why})", step.id));
                 done.insert(n, Status::Skipped);
                 outcomes.push(outcome(ctx, &step.id, Status::Skipped, 0.0, Some(why)));
                 continue;
@@ -171,7 +171,8 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
                 Ok(job) => job,
                 Err(e) => {
                     done.insert(n, Status::Failed);
-                    ctx.printer.status("Failed", &format!("{}: {e}", step.id));
+                    ctx.printer
+                        .status(Verb::Failed, &format!("{}: {e}", step.id));
                     outcomes.push(outcome(ctx, &step.id, Status::Failed, 0.0, Some(e)));
                     continue;
                 }
@@ -276,7 +277,7 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
                         last_beat = Instant::now();
                         for (r, b) in running.values().zip(sizes) {
                             ctx.printer.status(
-                                "Running",
+                                Verb::Running,
                                 &format!(
                                     "{} for {}s{}",
                                     r.step,
@@ -305,7 +306,7 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
         match o.status {
             Status::Ok => ctx
                 .printer
-                .status("Finished", &format!("{} in {:.2}s", o.step, o.seconds)),
+                .status(Verb::Finished, &format!("{} in {:.2}s", o.step, o.seconds)),
             _ => ctx.printer.error(&format!(
                 "{} failed after {:.2}s: {}",
                 o.step,
@@ -320,16 +321,16 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
     Ok(outcomes)
 }
 
-fn verb(action: Action, kind: StepKind) -> &'static str {
+fn verb(action: Action, kind: StepKind) -> Verb {
     match (action, kind) {
-        (_, StepKind::Check) => "Checking",
-        (_, StepKind::Teardown) => "Removing",
-        (_, StepKind::Prune) => "Pruning",
-        (_, StepKind::GuardBefore | StepKind::GuardAfter) => "Guarding",
-        (Action::Create, _) => "Creating",
-        (Action::Replace, _) => "Replacing",
-        (Action::Start, _) => "Starting",
-        _ => "Running",
+        (_, StepKind::Check) => Verb::Checking,
+        (_, StepKind::Teardown) => Verb::Removing,
+        (_, StepKind::Prune) => Verb::Pruning,
+        (_, StepKind::GuardBefore | StepKind::GuardAfter) => Verb::Guarding,
+        (Action::Create, _) => Verb::Creating,
+        (Action::Replace, _) => Verb::Replacing,
+        (Action::Start, _) => Verb::Starting,
+        _ => Verb::Running,
     }
 }
 

@@ -27,7 +27,7 @@ use crate::diff::{self, Diff};
 use crate::exit_status::ExitStatus;
 use crate::observe;
 use crate::plan::{self, VarOverrides};
-use crate::printer::Printer;
+use crate::printer::{Printer, Verb};
 use crate::remote::Transport;
 use crate::render::{self, PlanView};
 use crate::report;
@@ -340,7 +340,7 @@ impl Run<'_, '_> {
                 emit(&view, Format::Text, "cutter apply", false, printer)?;
             }
             printer.status(
-                "Unchanged",
+                Verb::Unchanged,
                 &format!(
                     "{}: the hosts already match ({} step(s) in place)",
                     self.session.plan.file.display(),
@@ -357,7 +357,7 @@ impl Run<'_, '_> {
                 "pass `--yes` to apply without a prompt",
             )?
         {
-            printer.status("Cancelled", "nothing was applied");
+            printer.status(Verb::Cancelled, "nothing was applied");
             return Ok(ControlFlow::Break(ExitStatus::Failure));
         }
         Ok(ControlFlow::Continue(Confirmed { view, only }))
@@ -384,7 +384,7 @@ impl Run<'_, '_> {
         }
         if changed {
             printer.status(
-                "Re-observed",
+                Verb::ReObserved,
                 &format!(
                     "the hosts changed while waiting for the lock: {} of {} confirmed step(s) remain",
                     now.len(),
@@ -393,7 +393,7 @@ impl Run<'_, '_> {
             );
         }
         if now.is_empty() {
-            printer.status("Unchanged", "another apply already did everything");
+            printer.status(Verb::Unchanged, "another apply already did everything");
             return Ok(ControlFlow::Break(ExitStatus::Success));
         }
         Ok(ControlFlow::Continue(diff))
@@ -493,13 +493,13 @@ impl Run<'_, '_> {
         let (md, json) = report::write(&r, report_dir, &stem, &stamp)
             .map_err(|e| miette!("cannot write the report to `{}`: {e}", report_dir.display()))?;
         printer.status(
-            "Report",
+            Verb::Report,
             &format!("{} and {}", md.display(), json.display()),
         );
         let sig = match &self.opts.sign_key {
             Some(key) => {
                 let sig = crate::signature::sign(&json, key)?;
-                printer.status("Signed", &format!("{}", sig.display()));
+                printer.status(Verb::Signed, &format!("{}", sig.display()));
                 Some(sig)
             }
             None => None,
@@ -533,7 +533,9 @@ impl Run<'_, '_> {
                 match report::copy_to_host(t.as_ref(), session.plan, name, &dir, file, json, sig)
                     .await
                 {
-                    Ok(()) => printer.status("Kept", &format!("a copy on {name} in {dir}/{file}")),
+                    Ok(()) => {
+                        printer.status(Verb::Kept, &format!("a copy on {name} in {dir}/{file}"))
+                    }
                     Err(e) => {
                         let _ = writeln!(
                             std::io::stderr(),
@@ -569,7 +571,7 @@ fn finish(
     }
     let how = match result {
         report::Outcome::Applied => {
-            printer.status("Applied", &format!("{} step(s)", outcomes.len()));
+            printer.status(Verb::Applied, &format!("{} step(s)", outcomes.len()));
             return Ok(ExitStatus::Success);
         }
         report::Outcome::Interrupted => "interrupted",
@@ -699,7 +701,7 @@ async fn acknowledge(session: &mut Session<'_>, steps: &[String], printer: &Prin
             if let Some(s) = session.states.get_mut(&h) {
                 s.failures.remove(step);
             }
-            printer.status("Acknowledged", &format!("{step} on {h}"));
+            printer.status(Verb::Acknowledged, &format!("{step} on {h}"));
         }
     }
     Ok(())

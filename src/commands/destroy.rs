@@ -12,7 +12,7 @@ use crate::apply::{self, lock};
 use crate::cli::Inputs;
 use crate::exit_status::ExitStatus;
 use crate::observe;
-use crate::printer::Printer;
+use crate::printer::{Printer, Verb};
 
 pub(crate) async fn exec(
     plan: PathBuf,
@@ -65,7 +65,7 @@ async fn destroy(
     let docker = session.states[&c.host].docker.as_ref();
     let Some(found) = docker.and_then(|d| d.container(&c.docker_name)) else {
         printer.status(
-            "Unchanged",
+            Verb::Unchanged,
             &format!("no container `{}` on host `{}`", c.docker_name, c.host),
         );
         return Ok(ExitStatus::Success);
@@ -84,7 +84,7 @@ async fn destroy(
         ));
     }
     printer.status(
-        "Destroy",
+        Verb::Destroy,
         &format!(
             "container `{}` ({}) on host `{}`, its volume `{}` and its network `{}` if unused",
             c.docker_name,
@@ -101,7 +101,7 @@ async fn destroy(
             "pass `--yes` to destroy without a prompt",
         )?
     {
-        printer.status("Cancelled", "nothing was destroyed");
+        printer.status(Verb::Cancelled, "nothing was destroyed");
         return Ok(ExitStatus::Failure);
     }
     let t = session.transports[&c.host].clone();
@@ -124,6 +124,6 @@ async fn destroy(
             out.stderr_tail()
         ));
     }
-    printer.status("Destroyed", &format!("{} on {}", c.docker_name, c.host));
+    printer.status(Verb::Destroyed, &format!("{} on {}", c.docker_name, c.host));
     Ok(ExitStatus::Success)
 }

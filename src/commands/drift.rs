@@ -10,7 +10,7 @@ use crate::cli::{Format, Inputs};
 use crate::diff::Action;
 use crate::exit_status::ExitStatus;
 use crate::graph::StepKind;
-use crate::printer::Printer;
+use crate::printer::{Printer, Verb};
 use crate::render;
 
 pub(crate) async fn exec(
@@ -45,11 +45,14 @@ fn drift(session: &Session<'_>, format: Format, printer: &Printer) -> Result<Exi
     emit(&view, format, "cutter drift", false, printer)?;
     if diff.has_changes() || !diff.standing.is_empty() {
         for c in diff.pending() {
-            printer.status("Drift", &format!("{}: {}", c.step, c.reasons.join("; ")));
+            printer.status(
+                Verb::Drift,
+                &format!("{}: {}", c.step, c.reasons.join("; ")),
+            );
         }
         for f in &diff.standing {
             printer.status(
-                "Failed",
+                Verb::Failed,
                 &format!(
                     "{} on {} {} (to clear: {})",
                     f.step, f.host, f.what, f.clear
@@ -59,7 +62,7 @@ fn drift(session: &Session<'_>, format: Format, printer: &Printer) -> Result<Exi
         Ok(ExitStatus::Changes)
     } else {
         printer.status(
-            "In sync",
+            Verb::InSync,
             &format!("{} matches the hosts", session.plan.file.display()),
         );
         Ok(ExitStatus::Success)

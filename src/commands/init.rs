@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 use miette::{Result, miette};
 
 use crate::exit_status::ExitStatus;
-use crate::printer::Printer;
+use crate::printer::{Printer, Verb};
 
 pub(crate) fn exec(path: PathBuf, printer: &Printer) -> Result<ExitStatus> {
     init(&path)?;
     printer.status(
-        "Created",
+        Verb::Created,
         &format!(
             "{}: a starter plan; next `cutter plan {}`",
             path.display(),

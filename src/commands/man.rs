@@ -6,7 +6,7 @@ use miette::{IntoDiagnostic, Result, miette};
 
 use super::stdout;
 use crate::exit_status::ExitStatus;
-use crate::printer::Printer;
+use crate::printer::{Printer, Verb};
 
 pub(crate) fn exec(dir: Option<PathBuf>, printer: &Printer) -> Result<ExitStatus> {
     match dir {
@@ -16,7 +16,7 @@ pub(crate) fn exec(dir: Option<PathBuf>, printer: &Printer) -> Result<ExitStatus
         Some(dir) => {
             crate::man::write_all(&dir)
                 .map_err(|e| miette!("cannot write man pages to `{}`: {e}", dir.display()))?;
-            printer.status("Wrote", &format!("man pages to {}", dir.display()));
+            printer.status(Verb::Wrote, &format!("man pages to {}", dir.display()));
         }
     }
     Ok(ExitStatus::Success)

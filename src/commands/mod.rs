@@ -29,7 +29,7 @@ use crate::diff::Diff;
 use crate::graph::StepGraph;
 use crate::observe;
 use crate::plan::{Plan, VarOverrides};
-use crate::printer::Printer;
+use crate::printer::{Printer, Verb};
 use crate::render::{self, PlanView};
 
 /// Load a plan with the command line's variables; variables of a
@@ -49,7 +49,7 @@ pub(crate) fn load(
 pub(crate) fn warn_unused(overrides: &VarOverrides, path: &Path, printer: &Printer) {
     for (name, origin) in overrides.unused() {
         printer.status(
-            "Warning",
+            Verb::Warning,
             &format!(
                 "variable `{name}` from {origin} is not declared by `{}`: ignored",
                 path.display()

@@ -9,7 +9,7 @@ use super::session::Session;
 use super::{check_target, conflict_error, emit, load, replace_set, verify_mode};
 use crate::cli::{Format, Inputs};
 use crate::exit_status::ExitStatus;
-use crate::printer::Printer;
+use crate::printer::{Printer, Verb};
 
 /// What `cutter plan` was asked to do.
 pub(crate) struct Options {
@@ -39,7 +39,7 @@ pub(crate) async fn exec(
             std::fs::write(out, serde_json::to_string_pretty(&view).into_diagnostic()?)
                 .map_err(|e| miette!("cannot write `{}`: {e}", out.display()))?;
             printer.status(
-                "Saved",
+                Verb::Saved,
                 &format!(
                     "plan to {} (apply it with `cutter apply {}`)",
                     out.display(),

@@ -7,7 +7,7 @@ use miette::{IntoDiagnostic, Result, miette};
 use super::{read_json_file, stdout};
 use crate::cli::ReportFormat;
 use crate::exit_status::ExitStatus;
-use crate::printer::Printer;
+use crate::printer::{Printer, Verb};
 use crate::report;
 
 pub(crate) fn exec(
@@ -19,7 +19,7 @@ pub(crate) fn exec(
     if let Some(allowed) = &verify {
         let who = crate::signature::verify(&report, allowed)?;
         printer.status(
-            "Verified",
+            Verb::Verified,
             &format!("{} was signed by `{who}`", report.display()),
         );
         return Ok(ExitStatus::Success);

@@ -11,7 +11,7 @@ use crate::diff::{self, Action, Diff};
 use crate::graph::{StepGraph, StepKind};
 use crate::observe::{self, HostState};
 use crate::plan::Plan;
-use crate::printer::Printer;
+use crate::printer::{Printer, Verb};
 use crate::remote::{self, Transport};
 use crate::render::{self, PlanView};
 
@@ -98,7 +98,7 @@ impl<'a> Session<'a> {
             self.states.insert(name.clone(), r?);
         }
         printer.status(
-            "Observed",
+            Verb::Observed,
             &format!(
                 "{} host(s) in {:.2}s",
                 hosts.len(),

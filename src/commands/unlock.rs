@@ -8,7 +8,7 @@ use super::{confirm, load};
 use crate::apply::lock;
 use crate::cli::Inputs;
 use crate::exit_status::ExitStatus;
-use crate::printer::Printer;
+use crate::printer::{Printer, Verb};
 use crate::remote;
 
 pub(crate) async fn exec(
@@ -33,10 +33,13 @@ pub(crate) async fn exec(
     let t = remote::connect(h).await?;
     let result = async {
         let Some(holder) = lock::holder_of(t.as_ref()).await? else {
-            printer.status("Unlocked", &format!("host `{host}` holds no apply lock"));
+            printer.status(
+                Verb::Unlocked,
+                &format!("host `{host}` holds no apply lock"),
+            );
             return Ok(ExitStatus::Success);
         };
-        printer.status("Locked", &format!("host `{host}` by {holder}"));
+        printer.status(Verb::Locked, &format!("host `{host}` by {holder}"));
         if !yes
             && !confirm(
                 "Remove this lock? Only if that apply is not running.",
@@ -44,11 +47,14 @@ pub(crate) async fn exec(
                 "pass `--yes` to remove it without a prompt",
             )?
         {
-            printer.status("Cancelled", "the lock stays");
+            printer.status(Verb::Cancelled, "the lock stays");
             return Ok(ExitStatus::Failure);
         }
         if lock::unlock(t.as_ref(), &holder).await? {
-            printer.status("Unlocked", &format!("host `{host}` (was held by {holder})"));
+            printer.status(
+                Verb::Unlocked,
+                &format!("host `{host}` (was held by {holder})"),
+            );
             Ok(ExitStatus::Success)
         } else {
             Err(miette!(

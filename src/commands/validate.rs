@@ -8,13 +8,13 @@ use super::load;
 use crate::cli::Inputs;
 use crate::exit_status::ExitStatus;
 use crate::graph::StepGraph;
-use crate::printer::Printer;
+use crate::printer::{Printer, Verb};
 
 pub(crate) fn exec(plan: PathBuf, inputs: Inputs, printer: &Printer) -> Result<ExitStatus> {
     let (plan, _) = load(&plan, &inputs, printer)?;
     let graph = StepGraph::build(&plan);
     printer.status(
-        "Valid",
+        Verb::Valid,
         &format!(
             "{}: {} host(s), {} artefact(s), {} container(s), {} check(s), {} guard(s), {} step(s)",
             plan.file.display(),
