@@ -885,16 +885,12 @@ pub fn check(
 /// Separates the parts of [`protected_state`]'s output.
 pub const STATE_SEPARATOR: &str = "--cutter-protected--";
 
-/// The fields of `docker inspect` cutter reads, one JSON object per line:
-/// never the environment (`Config.Env`) of containers it did not create.
-pub const CONTAINER_FORMAT: &str = "{\"Id\":{{json .Id}},\"Name\":{{json .Name}},\"Image\":{{json .Image}},\"RestartCount\":{{json .RestartCount}},\"State\":{\"Status\":{{json .State.Status}},\"StartedAt\":{{json .State.StartedAt}}},\"Config\":{\"Image\":{{json .Config.Image}},\"Labels\":{{json .Config.Labels}}},\"NetworkSettings\":{\"Networks\":{{json .NetworkSettings.Networks}},\"Ports\":{{json .NetworkSettings.Ports}}},\"Mounts\":{{json .Mounts}}}";
-
 /// Read the state of protected containers, volumes and networks.
 pub fn protected_state(p: &Protected) -> Script {
     let mut s = Script::default();
     s.commands.push(format!(
         "ids=$(docker ps -aq --no-trunc); if [ -n \"$ids\" ]; then docker inspect --format {} $ids 2>/dev/null || :; fi",
-        quote(CONTAINER_FORMAT)
+        quote(crate::observe::CONTAINER_FORMAT)
     ));
     for (what, names) in [("volume", &p.volumes), ("network", &p.networks)] {
         let names: Vec<String> = names.iter().map(|n| quote(n)).collect();

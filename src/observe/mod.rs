@@ -20,6 +20,10 @@ pub use probe::probe_script;
 use crate::plan::Plan;
 use crate::remote::{RemoteError, Transport};
 
+/// The fields of `docker inspect` cutter reads, one JSON object per line:
+/// never the environment (`Config.Env`) of containers it did not create.
+pub const CONTAINER_FORMAT: &str = "{\"Id\":{{json .Id}},\"Name\":{{json .Name}},\"Image\":{{json .Image}},\"RestartCount\":{{json .RestartCount}},\"State\":{\"Status\":{{json .State.Status}},\"StartedAt\":{{json .State.StartedAt}}},\"Config\":{\"Image\":{{json .Config.Image}},\"Labels\":{{json .Config.Labels}}},\"NetworkSettings\":{\"Networks\":{{json .NetworkSettings.Networks}},\"Ports\":{{json .NetworkSettings.Ports}}},\"Mounts\":{{json .Mounts}}}";
+
 /// Everything known about one host.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct HostState {

@@ -242,11 +242,7 @@ pub fn probe_script(plan: &Plan, host: &str) -> String {
         );
     }
     if plan.uses_docker(host) {
-        let _ = writeln!(
-            s,
-            "cf={}",
-            crate::shell::quote(crate::apply::script::CONTAINER_FORMAT)
-        );
+        let _ = writeln!(s, "cf={}", crate::shell::quote(super::CONTAINER_FORMAT));
         s.push_str(DOCKER);
     }
     let _ = writeln!(
