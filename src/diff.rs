@@ -436,7 +436,7 @@ fn container_action(
                     .artefacts
                     .get(&restore.artefact)
                     .and_then(|s| s.newest.as_ref());
-                match file.map(|f| (f, f.evidence.get(&evidence_name(c)))) {
+                match file.map(|f| (f, f.evidence.get(&c.evidence_name()))) {
                     Some((_, Some(ev)))
                         if ev.get("passed") == Some(&serde_json::Value::Bool(true)) =>
                     {
@@ -466,11 +466,6 @@ fn container_action(
             (Action::Run, reasons)
         }
     }
-}
-
-/// Name of the evidence file a restore test leaves beside the artefact it tested.
-pub fn evidence_name(c: &Container) -> String {
-    format!("restore-test.{}.json", c.name)
 }
 
 pub fn short(hash: &str) -> &str {

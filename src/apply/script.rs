@@ -786,7 +786,7 @@ pub fn teardown(c: &Container) -> Script {
 /// Write evidence JSON (given on stdin) beside an artefact.
 pub fn write_evidence(plan: &Plan, host: &str, artefact_path: &str, c: &Container) -> Script {
     let (dir, name) = split_path(artefact_path);
-    let target = format!("{name}.{}", crate::diff::evidence_name(c));
+    let target = format!("{name}.{}", c.evidence_name());
     let mut s = Script::default();
     s.setup.push(ENTER_FN.into());
     s.commands.push(enter(dir, &plan.hosts[host].protected));

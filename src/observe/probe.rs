@@ -233,7 +233,7 @@ pub fn probe_script(plan: &Plan, host: &str) -> String {
             .filter(|c| c.restore.as_ref().is_some_and(|r| r.artefact == a.name))
         {
             evidence.push(' ');
-            evidence.push_str(&crate::shell::quote(&crate::diff::evidence_name(c)));
+            evidence.push_str(&crate::shell::quote(&c.evidence_name()));
         }
         let _ = writeln!(
             s,

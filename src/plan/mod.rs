@@ -291,6 +291,14 @@ pub struct Container {
     pub after: Vec<String>,
 }
 
+impl Container {
+    /// Name of the evidence file a restore test leaves beside the artefact
+    /// it tested.
+    pub fn evidence_name(&self) -> String {
+        format!("restore-test.{}.json", self.name)
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SecretSource {

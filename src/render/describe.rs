@@ -355,7 +355,7 @@ fn teardown(c: &Container, tested_file: Option<&str>) -> Vec<Detail> {
             format!(
                 "the restore test's result beside {} as {}",
                 code(f),
-                code(&crate::diff::evidence_name(c))
+                code(&c.evidence_name())
             ),
         ));
     }
