@@ -10,6 +10,7 @@
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
+    clippy::disallowed_methods,
     reason = "the one module that writes to the terminal; everything else goes through `Printer`"
 )]
 
@@ -113,6 +114,23 @@ impl Printer {
                 anstream::stderr().lock(),
                 "{style}{verb:>12}{style:#} {message}"
             );
+        });
+    }
+
+    /// A `warning: ...` line on standard error, above any live progress;
+    /// shown even when quiet.
+    pub fn warn(&self, message: &str) {
+        self.above(|| {
+            let _ = writeln!(anstream::stderr().lock(), "warning: {message}");
+        });
+    }
+
+    /// A question on standard error, answered on the same line.
+    pub fn ask(&self, question: &str) {
+        self.above(|| {
+            let mut err = anstream::stderr().lock();
+            let _ = write!(err, "{question}");
+            let _ = err.flush();
         });
     }
 
@@ -265,4 +283,20 @@ impl Verb {
             _ => Tone::Good,
         }
     }
+}
+
+/// A line on standard error from where no [`Printer`] is at hand (a signal
+/// handler, the runtime failing to start, the final error report). Written
+/// in one call; a closed standard error is ignored, never a panic.
+pub fn stderr_text(text: &str) {
+    let _ = std::io::stderr().write_all(text.as_bytes());
+}
+
+/// Machine output on standard output (plans as JSON, markdown, graphs):
+/// written whole and flushed, and an error is returned, not panicked on, when
+/// standard output is closed or full.
+pub fn stdout_text(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
 }

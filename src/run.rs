@@ -3,7 +3,6 @@
 //! The CLI is parsed before any runtime exists; the runtime is built here
 //! and shut down explicitly so a stray task cannot hang the exit.
 
-use std::io::Write;
 use std::time::Duration;
 
 use clap::Parser as _;
@@ -38,7 +37,7 @@ pub fn main() -> i32 {
     {
         Ok(r) => r,
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "error: cannot start the runtime: {e}");
+            crate::printer::stderr_text(&format!("error: cannot start the runtime: {e}\n"));
             return 1;
         }
     };
@@ -50,8 +49,7 @@ pub fn main() -> i32 {
             // Rendered first: miette writes a character at a time, and
             // standard error is unbuffered. Standard error may be gone too
             // (a closed terminal): never panic over it.
-            let text = format!("{report:?}\n");
-            let _ = std::io::stderr().write_all(text.as_bytes());
+            crate::printer::stderr_text(&format!("{report:?}\n"));
             ExitStatus::Failure.code()
         }
     }

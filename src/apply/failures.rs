@@ -23,7 +23,7 @@ pub async fn sync(
     plan: &Plan,
     outcomes: &[StepOutcome],
     now: &str,
-) -> Result<(), RemoteError> {
+) -> Result<(), String> {
     let mut script = format!("set -e; mkdir -p \"{FAILURES_DIR}\"\n");
     let mut records = Vec::new();
     for o in outcomes.iter().filter(|o| o.host == t.host()) {
@@ -62,16 +62,9 @@ pub async fn sync(
         // Nothing to record or clear on this host: no round trip.
         return Ok(());
     }
-    let out = t.run(&script, None).await?;
+    let out = t.run(&script, None).await.map_err(|e| e.to_string())?;
     if !out.success() {
-        let _ = std::io::Write::write_fmt(
-            &mut std::io::stderr(),
-            format_args!(
-                "warning: cannot record failures on host `{}`: {}\n",
-                t.host(),
-                out.stderr_tail()
-            ),
-        );
+        return Err(out.stderr_tail());
     }
     Ok(())
 }

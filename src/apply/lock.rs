@@ -6,6 +6,7 @@ use miette::Diagnostic;
 use thiserror::Error;
 
 use crate::observe::probe::{GENERATION_FILE, LOCK_DIR};
+use crate::printer::Printer;
 use crate::remote::{RemoteError, Transport};
 use crate::shell::quote;
 
@@ -55,6 +56,7 @@ pub async fn acquire(
     t: &dyn Transport,
     holder: &str,
     wait: Duration,
+    printer: &Printer,
 ) -> Result<Acquired, LockError> {
     let cmd = format!(
         "d=\"{LOCK_DIR}\"; mkdir -p \"${{d%/*}}\" && if mkdir \"$d\" 2>/dev/null; then printf '%s\\n' {} > \"$d/holder\"; cat \"{GENERATION_FILE}\" 2>/dev/null || :; else cat \"$d/holder\" 2>/dev/null || echo unknown; exit 75; fi",
@@ -77,13 +79,10 @@ pub async fn acquire(
                 let stale = out.stdout_text().trim().to_string();
                 let removed = t.run(&remove_cmd(&stale, true), None).await?;
                 if removed.success() {
-                    let _ = std::io::Write::write_fmt(
-                        &mut std::io::stderr(),
-                        format_args!(
-                            "warning: removed the stale apply lock of host `{}` ({stale}): that process is gone\n",
-                            t.host()
-                        ),
-                    );
+                    printer.warn(&format!(
+                        "removed the stale apply lock of host `{}` ({stale}): that process is gone",
+                        t.host()
+                    ));
                 } else if Instant::now() < deadline {
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 } else {

@@ -8,7 +8,6 @@
 //! 4. Observe once more and write the evidence report (and its copies).
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -148,7 +147,7 @@ async fn apply_in(
         ControlFlow::Continue(c) => c,
         ControlFlow::Break(status) => return Ok(status),
     };
-    let locks = Locks::take(run.session, run.opts.lock_wait).await?;
+    let locks = Locks::take(run.session, run.opts.lock_wait, printer).await?;
     let diff = if locks.unchanged_since(&run.session.states) {
         // No apply ran since the observation that was confirmed: it still
         // stands, and is not made again.
@@ -218,14 +217,19 @@ struct Locks {
 impl Locks {
     /// Take each host's lock, waiting up to `wait`; on an error, release
     /// those already taken.
-    async fn take(session: &Session<'_>, wait: Option<Duration>) -> Result<Locks> {
+    async fn take(
+        session: &Session<'_>,
+        wait: Option<Duration>,
+        printer: &Printer,
+    ) -> Result<Locks> {
         let mut locks = Locks {
             holder: lock::holder(&session.plan.file.display().to_string()),
             held: Vec::new(),
             generations: HashMap::new(),
         };
         for t in session.transports.values() {
-            match lock::acquire(t.as_ref(), &locks.holder, wait.unwrap_or_default()).await {
+            match lock::acquire(t.as_ref(), &locks.holder, wait.unwrap_or_default(), printer).await
+            {
                 Ok(lock::Acquired::Taken { generation }) => {
                     locks.held.push(t.clone());
                     locks.generations.insert(t.host().to_string(), generation);
@@ -293,14 +297,12 @@ fn watch_signals() -> Interruption {
             signals += 1;
             if signals == 1 {
                 set.store(true, Ordering::SeqCst);
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "\ninterrupted: finishing running steps, starting no new ones, tearing down test containers (again to exit at once)"
+                crate::printer::stderr_text(
+                    "\ninterrupted: finishing running steps, starting no new ones, tearing down test containers (again to exit at once)\n",
                 );
             } else {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "\ninterrupted twice: exiting now; the host lock and test containers may remain (the next apply removes a dead local lock)"
+                crate::printer::stderr_text(
+                    "\ninterrupted twice: exiting now; the host lock and test containers may remain (the next apply removes a dead local lock)\n",
                 );
                 std::process::exit(130);
             }
@@ -352,6 +354,7 @@ impl Run<'_, '_> {
         emit(&view, Format::Text, "cutter apply", true, printer)?;
         if !opts.yes
             && !confirm(
+                printer,
                 "Apply these changes?",
                 "apply",
                 "pass `--yes` to apply without a prompt",
@@ -427,11 +430,10 @@ impl Run<'_, '_> {
         let at = crate::clock::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         for t in session.transports.values() {
             if let Err(e) = apply::failures::sync(t.as_ref(), plan, &outcomes, &at).await {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "warning: cannot record failures on host `{}`: {e}",
+                self.printer.warn(&format!(
+                    "cannot record failures on host `{}`: {e}",
                     t.host()
-                );
+                ));
             }
         }
         Ok(outcomes)
@@ -537,10 +539,9 @@ impl Run<'_, '_> {
                         printer.status(Verb::Kept, &format!("a copy on {name} in {dir}/{file}"))
                     }
                     Err(e) => {
-                        let _ = writeln!(
-                            std::io::stderr(),
-                            "warning: cannot keep a copy of the report on host `{name}`: {e}"
-                        );
+                        printer.warn(&format!(
+                            "cannot keep a copy of the report on host `{name}`: {e}"
+                        ));
                     }
                 }
             }

@@ -96,6 +96,7 @@ async fn destroy(
     );
     if !yes
         && !confirm(
+            printer,
             "Destroy it?",
             "destroy",
             "pass `--yes` to destroy without a prompt",
@@ -107,7 +108,7 @@ async fn destroy(
     let t = session.transports[&c.host].clone();
     let holder = lock::holder(&session.plan.file.display().to_string());
     let locked = matches!(
-        lock::acquire(t.as_ref(), &holder, lock_wait.unwrap_or_default()).await?,
+        lock::acquire(t.as_ref(), &holder, lock_wait.unwrap_or_default(), printer).await?,
         lock::Acquired::Taken { .. }
     );
     let script = apply::script::teardown(c);

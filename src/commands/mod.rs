@@ -19,7 +19,7 @@ pub(crate) mod unlock;
 pub(crate) mod validate;
 
 use std::collections::BTreeSet;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::Path;
 
 use miette::{IntoDiagnostic, Result, miette};
@@ -114,7 +114,7 @@ pub(crate) fn emit(
 /// Ask on the terminal before doing something that cannot be undone; only
 /// `yes` confirms. Without a terminal there is nobody to ask: `--yes` is
 /// required, and refusing names what was refused (`what`) and `help`.
-pub(crate) fn confirm(question: &str, what: &str, help: &str) -> Result<bool> {
+pub(crate) fn confirm(printer: &Printer, question: &str, what: &str, help: &str) -> Result<bool> {
     if !std::io::stdin().is_terminal() {
         return Err(miette!(
             code = "cutter::confirm",
@@ -122,8 +122,7 @@ pub(crate) fn confirm(question: &str, what: &str, help: &str) -> Result<bool> {
             "refusing to {what} without confirmation: standard input is not a terminal"
         ));
     }
-    let _ = write!(std::io::stderr(), "{question} Only `yes` is accepted: ");
-    let _ = std::io::stderr().flush();
+    printer.ask(&format!("{question} Only `yes` is accepted: "));
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer).into_diagnostic()?;
     Ok(answer.trim() == "yes")
@@ -157,10 +156,7 @@ pub(crate) fn read_json_file(path: &Path) -> Result<String> {
 
 /// Write machine output; a closed pipe or a full disk is an error (exit 1), not a panic.
 pub(crate) fn stdout(text: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(stdout_error)
+    crate::printer::stdout_text(text).map_err(stdout_error)
 }
 
 pub(crate) fn stdout_error(e: std::io::Error) -> miette::Report {

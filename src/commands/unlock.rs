@@ -42,6 +42,7 @@ pub(crate) async fn exec(
         printer.status(Verb::Locked, &format!("host `{host}` by {holder}"));
         if !yes
             && !confirm(
+                printer,
                 "Remove this lock? Only if that apply is not running.",
                 "remove the lock",
                 "pass `--yes` to remove it without a prompt",
