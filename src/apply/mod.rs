@@ -630,7 +630,7 @@ fn guard_reading(plan: &Plan, guard: &str, stdout: &str) -> String {
                 serde_json::from_str(parts.next().unwrap_or("[]").trim()).unwrap_or_default();
             let mut lines: Vec<String> = containers
                 .iter()
-                .filter(|c| protected.covers(c))
+                .filter(|c| protected.covers(*c))
                 .map(|c| {
                     format!(
                         "{} id={} image={} state={} restarts={} started={}",

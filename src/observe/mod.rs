@@ -100,6 +100,20 @@ pub struct ContainerInfo {
     pub published_ports: Vec<String>,
 }
 
+impl crate::plan::SeenContainer for ContainerInfo {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn label(&self, key: &str) -> Option<&str> {
+        self.labels.get(key).map(String::as_str)
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct VolumeInfo {
     pub name: String,

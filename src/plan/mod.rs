@@ -138,19 +138,30 @@ impl Protected {
     /// Whether an observed container is production: named in the list (by
     /// name, `/name`, ID or ID prefix, as Docker resolves them) or carrying
     /// a protected label.
-    pub fn covers(&self, c: &crate::observe::ContainerInfo) -> bool {
+    pub fn covers(&self, c: &impl SeenContainer) -> bool {
         self.containers.iter().any(|p| Self::names(p, c))
             || self.labels.iter().any(|l| match l.split_once('=') {
-                Some((k, v)) => c.labels.get(k).is_some_and(|x| x == v),
-                None => c.labels.contains_key(l),
+                Some((k, v)) => c.label(k) == Some(v),
+                None => c.label(l).is_some(),
             })
     }
 
     /// Whether the protected entry `p` designates container `c`.
-    pub fn names(p: &str, c: &crate::observe::ContainerInfo) -> bool {
+    pub fn names(p: &str, c: &impl SeenContainer) -> bool {
         let p = p.trim_start_matches('/');
-        p == c.name || (!p.is_empty() && looks_like_id(p) && c.id.starts_with(p))
+        p == c.name() || (!p.is_empty() && looks_like_id(p) && c.id().starts_with(p))
     }
+}
+
+/// A container seen on a host, as far as protection needs to know it: what
+/// observation provides, without the plan depending on observation.
+pub trait SeenContainer {
+    /// Its name, without Docker's leading `/`.
+    fn name(&self) -> &str;
+    /// Its full ID.
+    fn id(&self) -> &str;
+    /// The value of one of its labels.
+    fn label(&self, key: &str) -> Option<&str>;
 }
 
 #[derive(Debug, Clone, Serialize)]
