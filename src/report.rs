@@ -244,11 +244,7 @@ pub fn build(
                 ContainerReport {
                     name: c.name.clone(),
                     docker_name: c.docker_name.clone(),
-                    lifecycle: if c.lifecycle == Lifecycle::Ephemeral {
-                        "ephemeral".into()
-                    } else {
-                        "persistent".into()
-                    },
+                    lifecycle: c.lifecycle.as_str().into(),
                     state: seen.map_or("absent".into(), |s| s.state.clone()),
                     id: seen.map(|s| s.id.clone()),
                     image: seen.map(|s| s.image.clone()),

@@ -253,8 +253,16 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
             if waiting.is_empty() {
                 break;
             }
-            // Nothing can start and nothing runs: every waiting step has an
-            // unfinished dependency outside the pending set; cannot happen in a DAG.
+            // Nothing can start and nothing runs, yet steps wait: a step they
+            // need never finished. Not expected of a DAG, but never silent:
+            // each one is reported as skipped, with the reason.
+            for n in std::mem::take(&mut waiting).into_values() {
+                let id = ctx.graph.graph[n].id.clone();
+                let why = "a step it needs never finished".to_string();
+                ctx.printer.status(Verb::Skipped, &format!("{id} ({why})"));
+                done.insert(n, Status::Skipped);
+                outcomes.push(outcome(ctx, &id, Status::Skipped, 0.0, Some(why)));
+            }
             break;
         }
         let next = tokio::select! {

@@ -594,13 +594,7 @@ fn labels(plan: &Plan, c: &Container) -> String {
     [
         format!("{MANAGED_LABEL}=true"),
         format!("cutter.resource={}", c.name),
-        format!(
-            "cutter.lifecycle={}",
-            match c.lifecycle {
-                Lifecycle::Ephemeral => "ephemeral",
-                Lifecycle::Persistent => "persistent",
-            }
-        ),
+        format!("cutter.lifecycle={}", c.lifecycle.as_str()),
         format!(
             "cutter.plan={}",
             std::fs::canonicalize(&plan.file)

@@ -282,6 +282,16 @@ pub enum Lifecycle {
     Ephemeral,
 }
 
+impl Lifecycle {
+    /// As written in plans, labels and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lifecycle::Persistent => "persistent",
+            Lifecycle::Ephemeral => "ephemeral",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Container {
     pub name: String,
