@@ -14,7 +14,7 @@ use crate::apply::{Status, StepOutcome};
 use crate::diff::taken_at;
 use crate::graph::StepKind;
 use crate::observe::HostState;
-use crate::plan::{Lifecycle, Plan};
+use crate::plan::Plan;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Report {
