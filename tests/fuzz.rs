@@ -310,7 +310,15 @@ fn use_plan(plan: &Plan) {
         }
     }
     for c in plan.containers.values() {
-        let s = script::container(plan, c, Some("/tmp/dump"), false, true, Vec::new());
+        let s = script::container(
+            plan,
+            c,
+            Some("/tmp/dump"),
+            false,
+            true,
+            Vec::new(),
+            "0123456789abcdef",
+        );
         let _ = s.supervised("nonce", timeout);
         let _ = script::teardown(c).body();
     }

@@ -169,3 +169,48 @@ keep = { last = 2 }
     let r = site.cutter_at("2026-05-15T06:00:01Z", 0, &["plan", "plan.toml"]);
     assert!(!r.stderr.contains("delete `"), "{}", r.stderr);
 }
+
+/// A `ready` check that never ends is stopped with its step: on the step's
+/// timeout, the process inside cutter's own container ends too (found by
+/// the step's marker), not only the `docker exec` on the host.
+#[test]
+fn stack_a_hung_ready_check_ends_inside_the_container() {
+    let s = stack();
+    let t = StackTest::new("ready");
+    let name = format!("ready-{}", std::process::id());
+    t.plan(&format!(
+        r#"
+[hosts.vps]
+ssh = "{{{{ env.CUTTER_SSH_HOST }}}}"
+
+[containers.copy]
+name = "{name}"
+image = "{{{{ env.CUTTER_PG_IMAGE }}}}"
+lifecycle = "persistent"
+env = {{ POSTGRES_HOST_AUTH_METHOD = "trust" }}
+ready = "sleep 7171"
+timeout = "5s"
+"#
+    ));
+    let r = t.expect(&["apply", "--yes", "plan.toml"], 1);
+    assert!(r.stderr.contains("timeout"), "{}", r.stderr);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(8);
+    let left = loop {
+        let top = String::from_utf8_lossy(
+            &s.ssh(&format!("docker top {name} -eo pid,args 2>/dev/null"))
+                .stdout,
+        )
+        .to_string();
+        if !top.contains("sleep 7171") || std::time::Instant::now() > deadline {
+            break top;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    s.ssh(&format!(
+        "docker rm -f {name} >/dev/null 2>&1; docker volume rm -f {name}-data >/dev/null 2>&1; docker network rm {name}-net >/dev/null 2>&1"
+    ));
+    assert!(
+        !left.contains("sleep 7171"),
+        "the ready check still runs in the container:\n{left}"
+    );
+}

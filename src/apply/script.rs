@@ -660,8 +660,14 @@ pub fn container(
     start_only: bool,
     replace: bool,
     secrets: Vec<(String, String)>,
+    nonce: &str,
 ) -> Script {
     let managed = quote(&format!("{MANAGED_LABEL}=true"));
+    // What runs inside the container (ready checks, the restore) carries the
+    // step's marker as an unused last argument, so that on a timeout or when
+    // cutter dies the supervisor finds and ends it there (`docker top`), as
+    // it does in production.
+    let marker = quote(&format!("application_name=cutter-{nonce}"));
     let (name, vol, net) = (quote(&c.docker_name), quote(&c.volume), quote(&c.network));
     let mut s = Script::default();
     if start_only {
@@ -714,9 +720,12 @@ pub fn container(
             s.commands.push("rm -f -- \"$envfile\"".into());
         }
     }
+    if c.ready.is_some() || (c.restore.is_some() && restore_file.is_some() && !start_only) {
+        s.targets.push(name.clone());
+    }
     if let Some(ready) = &c.ready {
         s.commands.push(format!(
-            "i=0; until docker exec \"$cid\" sh -c {} > /dev/null 2>&1; do i=$((i+1)); [ $i -lt 240 ] || {{ echo 'container not ready after 120s' >&2; docker logs --tail 20 \"$cid\" >&2; exit 1; }}; sleep 0.5; done",
+            "i=0; until docker exec \"$cid\" timeout -k 2 10 sh -c {} sh {marker} > /dev/null 2>&1; do i=$((i+1)); [ $i -lt 240 ] || {{ echo 'container not ready after 120s' >&2; docker logs --tail 20 \"$cid\" >&2; exit 1; }}; sleep 0.5; done",
             quote(ready)
         ));
     }
@@ -727,7 +736,7 @@ pub fn container(
         s.commands
             .push(format!("docker cp -- {} \"$cid:{inside}\"", quote(file),));
         s.commands.push(format!(
-            "rc=0; docker exec \"$cid\" timeout -k 10 {} sh -c {} sh {inside} > /dev/null 2> \"$rerr\" || rc=$?",
+            "rc=0; docker exec \"$cid\" timeout -k 10 {} sh -c {} sh {inside} {marker} > /dev/null 2> \"$rerr\" || rc=$?",
             c.timeout.as_secs().max(1),
             quote(&format!("{} \"$1\"", r.command))
         ));

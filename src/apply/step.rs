@@ -152,6 +152,7 @@ pub fn build(
                 action == Some(Action::Start),
                 action == Some(Action::Replace),
                 secrets.get(&c.name).cloned().unwrap_or_default(),
+                &nonce,
             )
         }
         StepKind::Check => {
