@@ -209,6 +209,13 @@ impl Record {
 pub fn probe_script(plan: &Plan, host: &str) -> String {
     let mut s = String::from(PRELUDE);
     s.push_str(&Record::definitions());
+    // The apply generation is read before anything is observed: an apply
+    // that runs while the probe runs then writes a newer token, and the
+    // observation is not taken for current (see `GENERATION_FILE`).
+    let _ = writeln!(
+        s,
+        "[ -f \"{GENERATION_FILE}\" ] && rec_generation \"$(cat \"{GENERATION_FILE}\")\""
+    );
     for (i, a) in plan
         .artefacts
         .values()
@@ -249,10 +256,6 @@ pub fn probe_script(plan: &Plan, host: &str) -> String {
         s,
         "[ -f \"{LOCK_DIR}/holder\" ] && rec_lock \"$(cat \"{LOCK_DIR}/holder\")\""
     );
-    let _ = writeln!(
-        s,
-        "[ -f \"{GENERATION_FILE}\" ] && rec_generation \"$(cat \"{GENERATION_FILE}\")\""
-    );
     // Failures of earlier applies of this plan that still stand.
     let _ = writeln!(
         s,
@@ -280,4 +283,37 @@ pub fn probe_script(plan: &Plan, host: &str) -> String {
     );
     s.push_str("exit 0\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An observation may stand in for one under the lock only if the
+    /// generation it reports was read before anything else was observed.
+    #[test]
+    fn the_generation_is_read_before_anything_is_observed() {
+        let plan = crate::plan::load_str(
+            std::path::Path::new("plan.toml"),
+            "[hosts.h]\nssh = \"h\"\n[hosts.h.protected]\ncontainers = [\"db\"]\n[artefacts.a]\npath = \"/srv/a.txt\"\ncontainer = \"db\"\nquery = { database = \"d\", user = \"u\", sql = \"SELECT 1\" }\n",
+            &|_| None,
+        )
+        .expect("plan");
+        let script = probe_script(&plan, "h");
+        let generation = script
+            .find("rec_generation \"$(cat")
+            .expect("generation read");
+        for observed in [
+            "for f in",
+            "docker ps",
+            "apply.lock/holder\" ] &&",
+            ".cutter/failures",
+            "stat --printf",
+        ] {
+            if let Some(at) = script.find(observed) {
+                assert!(generation < at, "`{observed}` comes before the generation");
+            }
+        }
+        assert!(generation < script.find("for f in").unwrap());
+    }
 }
