@@ -422,7 +422,9 @@ fn assert_production_only_read(entries: &[String], own_prefix: &str) -> Vec<Stri
             } else {
                 assert!(
                     x.container == "$cid"
-                        || x.container == "$vid"
+                        || x.container
+                            .trim_start_matches('\'')
+                            .starts_with("cutter-verify-")
                         || x.container.starts_with(own_prefix),
                     "exec into a container that is not the test's: {x:?}"
                 );

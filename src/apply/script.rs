@@ -443,7 +443,6 @@ pub fn artefact(
     let (q_tmp, q_err, q_name) = (here(&tmp), here(&err_tmp), here(name));
     let q_verifier = quote(&format!("{VERIFY_PREFIX}{nonce}"));
     let q_verr = here(&format!(".{name}.cutter-verifier-err"));
-    let q_vid = here(&format!(".{name}.cutter-verifier-id"));
     let producer_json = serde_json::to_value(&a.producer).unwrap_or_default();
     let manifest = serde_json::json!({
         "cutter": env!("CARGO_PKG_VERSION"),
@@ -472,7 +471,7 @@ pub fn artefact(
     // refusal) is the cause: show its last lines before the file goes.
     s.setup.push(ENTER_FN.into());
     s.setup.push(format!(
-        "locked=; entered=; verifier=; cleanup() {{ rc=$?; if [ -n \"$verifier\" ]; then wait \"$verifier\" 2>/dev/null || :; docker rm -f {q_verifier} > /dev/null 2>&1 || :; fi; if [ -n \"$entered\" ]; then {}rm -f -- {q_tmp} {q_err} {q_verr} {q_vid} {} {} {}; if [ -n \"$locked\" ]; then rm -f ./.SHA256SUMS.cutter-lock/pid; rmdir -- ./.SHA256SUMS.cutter-lock 2>/dev/null || :; fi; fi; }}; trap cleanup EXIT; trap 'exit 130' INT TERM HUP",
+        "locked=; entered=; verifier=; cleanup() {{ rc=$?; if [ -n \"$verifier\" ]; then wait \"$verifier\" 2>/dev/null || :; docker rm -f {q_verifier} > /dev/null 2>&1 || :; fi; if [ -n \"$entered\" ]; then {}rm -f -- {q_tmp} {q_err} {q_verr} {} {} {}; if [ -n \"$locked\" ]; then rm -f ./.SHA256SUMS.cutter-lock/pid; rmdir -- ./.SHA256SUMS.cutter-lock 2>/dev/null || :; fi; fi; }}; trap cleanup EXIT; trap 'exit 130' INT TERM HUP",
         STDERR_ON_FAILURE.replace("{q_err}", &q_err),
         here(&format!(".SHA256SUMS.{name}.cutter-tmp")),
         here(&format!(".{name}.cutter.json.cutter-tmp")),
@@ -488,13 +487,16 @@ pub fn artefact(
     if archive {
         // The throw-away container that checks the archive with
         // `pg_restore --list` (never production) starts while the dump
-        // runs: production's image, no network, read-only, labelled.
+        // runs: production's image, no network, read-only, labelled. It is
+        // addressed by its name, which holds the step's nonce: `docker run`
+        // fails if the name is taken, so after it succeeded the name is this
+        // container (nothing read back from the folder names it).
         let image = match exec {
             Exec::External { image_id, .. } => quote(image_id),
             _ => "\"$(docker inspect -f '{{.Image}}' \"$cid\")\"".into(),
         };
         s.commands.push(format!(
-            "docker run -d --rm --network none --read-only --name {q_verifier} --label {} --label cutter.role=verify --entrypoint sleep {image} {} > {q_vid} 2> {q_verr} & verifier=$!",
+            "docker run -d --rm --network none --read-only --name {q_verifier} --label {} --label cutter.role=verify --entrypoint sleep {image} {} > /dev/null 2> {q_verr} & verifier=$!",
             quote(&format!("{MANAGED_LABEL}=true")),
             a.timeout.as_secs().max(1),
         ));
@@ -524,10 +526,10 @@ pub fn artefact(
         }
         (Producer::PgDump(d), _) if d.format.is_archive() => {
             s.commands.push(format!(
-                "v=$verifier; verifier=; wait \"$v\" || {{ echo 'cannot start the throw-away container for the format check:' >&2; cat {q_verr} >&2; docker rm -f {q_verifier} > /dev/null 2>&1; exit 4; }}; verifier=$v; vid=$(cat {q_vid}); rm -f -- {q_verr} {q_vid}; [ ${{#vid}} -eq 64 ] || {{ echo 'cannot read the throw-away container ID for the format check' >&2; exit 4; }}"
+                "v=$verifier; verifier=; wait \"$v\" || {{ echo 'cannot start the throw-away container for the format check:' >&2; cat {q_verr} >&2; docker rm -f {q_verifier} > /dev/null 2>&1; exit 4; }}; verifier=$v; rm -f -- {q_verr}"
             ));
             s.commands.push(format!(
-                "list=$(docker exec -i \"$vid\" timeout -k 10 {} pg_restore --list < {q_tmp}) || {{ echo 'format check `pg_restore --list` (in a throw-away container) rejected the dump' >&2; exit 4; }}; verifier=; docker rm -f \"$vid\" > /dev/null 2>&1 & remover=$!; toc=$(printf '%s\n' \"$list\" | grep -c -v -e '^;' -e '^$' || :); dumped=$(printf '%s\n' \"$list\" | sed -n -e 's/^;[[:space:]]*Dumped from database version: */server /p' -e 's/^;[[:space:]]*Dumped by pg_dump version: */pg_dump /p' | tr '\n' ' ')",
+                "list=$(docker exec -i {q_verifier} timeout -k 10 {} pg_restore --list < {q_tmp}) || {{ echo 'format check `pg_restore --list` (in a throw-away container) rejected the dump' >&2; exit 4; }}; verifier=; docker rm -f {q_verifier} > /dev/null 2>&1 & remover=$!; toc=$(printf '%s\n' \"$list\" | grep -c -v -e '^;' -e '^$' || :); dumped=$(printf '%s\n' \"$list\" | sed -n -e 's/^;[[:space:]]*Dumped from database version: */server /p' -e 's/^;[[:space:]]*Dumped by pg_dump version: */pg_dump /p' | tr '\n' ' ')",
                 a.timeout.as_secs().max(1),
             ));
         }
