@@ -4,7 +4,9 @@
 //! `plan` (load and validate TOML) → `graph` (steps as a DAG) →
 //! `observe` (live host state, one probe per host) → `diff` (what is missing
 //! or wrong) → `render` (plan for people and scripts) → `apply` (run the
-//! missing steps) → `report` (evidence). `remote` runs commands on hosts.
+//! missing steps) → `report` (evidence). `remote` runs commands on hosts;
+//! `host` is the one set of primitives every file written on a host goes
+//! through.
 //! `run` parses the arguments and hands each subcommand to `commands`.
 
 pub mod apply;
@@ -14,10 +16,12 @@ mod commands;
 pub mod diff;
 pub mod exit_status;
 pub mod graph;
+pub mod host;
 pub mod man;
 pub mod observe;
 pub mod plan;
 pub mod printer;
+pub mod protect;
 pub mod remote;
 pub mod render;
 pub mod report;

@@ -559,18 +559,17 @@ pub async fn copy_to_host(
         ));
     }
     for (name, bytes) in pairs {
+        let leaf = crate::host::Leaf::new(&name)?;
         let mut s = crate::apply::Script::default();
-        s.setup.push(crate::apply::script::enter_fn().into());
-        s.commands.push(crate::apply::script::enter_cmd(
-            dir,
-            &plan.hosts[host].protected,
+        s.setup.push(format!(
+            "trap '{}' EXIT; trap 'exit 130' INT TERM HUP",
+            crate::host::DROP_TEMPS
         ));
-        let (tmp, dst) = (
-            crate::shell::here(&format!(".{name}.cutter-tmp")),
-            crate::shell::here(&name),
-        );
-        s.commands
-            .push(format!("cat > {tmp} && mv -f -- {tmp} {dst}"));
+        s.commands.push(crate::host::enter(
+            dir,
+            plan.hosts[host].protected.real_paths(),
+        ));
+        s.commands.push(crate::host::write_stdin(&leaf));
         let out = t
             .run(&s.body(), Some(bytes))
             .await

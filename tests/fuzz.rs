@@ -305,8 +305,9 @@ fn use_plan(plan: &Plan) {
     let timeout = std::time::Duration::from_secs(60);
     for a in plan.artefacts.values() {
         for exec in [&script::Exec::Host, &external] {
-            let s = script::artefact(plan, a, exec, now, "nonce", Some("/tmp/q"));
-            let _ = s.supervised("nonce", timeout);
+            if let Ok(s) = script::artefact(plan, a, exec, now, "nonce", Some("/tmp/q")) {
+                let _ = s.supervised("nonce", timeout);
+            }
         }
     }
     for c in plan.containers.values() {

@@ -135,6 +135,7 @@ fn observed() -> HashMap<String, HostState> {
                 labels: Default::default(),
                 networks: vec!["shop-net".into()],
                 volumes: vec!["shop-pgdata".into()],
+                mount_sources: vec!["/var/lib/docker/volumes/shop-pgdata/_data".into()],
                 published_ports: Vec::new(),
             }],
             volumes: Vec::new(),

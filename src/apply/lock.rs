@@ -16,7 +16,7 @@ pub enum LockError {
     #[diagnostic(
         code(cutter::locked),
         help(
-            "wait for it to finish, pass `--lock-wait 10m`, or if that apply is dead remove `~/.cutter/apply.lock` on the host"
+            "wait for it to finish, pass `--lock-wait 10m`, or if that apply is dead run `cutter unlock PLAN HOST`"
         )
     )]
     Held { host: String, holder: String },
@@ -27,6 +27,14 @@ pub enum LockError {
     #[diagnostic(code(cutter::lock))]
     Failed { host: String, detail: String },
 }
+
+/// How a lock whose holder cannot be read (left by an older cutter on a
+/// full disk) is named, followed by its age.
+pub const UNREADABLE: &str = "an unreadable holder";
+
+/// Prints the holder of the lock in `$d`, or, when it cannot be read, that
+/// and the lock's age.
+const READ_HOLDER: &str = "h=$(cat \"$d/holder\" 2>/dev/null) || h=; if [ -n \"$h\" ]; then printf '%s\\n' \"$h\"; else echo \"an unreadable holder (the lock is $(( $(date +%s) - $(stat -c %Y \"$d\" 2>/dev/null || date +%s) ))s old)\"; fi";
 
 /// Who is applying: user, machine, process, plan and time.
 pub fn holder(plan_file: &str) -> String {
@@ -58,8 +66,11 @@ pub async fn acquire(
     wait: Duration,
     printer: &Printer,
 ) -> Result<Acquired, LockError> {
+    // The holder is written into a new folder that then takes the lock's
+    // name by rename: a lock never exists without its holder, even when
+    // the disk is full (then taking it fails instead).
     let cmd = format!(
-        "d=\"{LOCK_DIR}\"; mkdir -p \"${{d%/*}}\" && if mkdir \"$d\" 2>/dev/null; then printf '%s\\n' {} > \"$d/holder\"; cat \"{GENERATION_FILE}\" 2>/dev/null || :; else cat \"$d/holder\" 2>/dev/null || echo unknown; exit 75; fi",
+        "d=\"{LOCK_DIR}\"; mkdir -p \"${{d%/*}}\" || exit 1; t=$(mktemp -d \"${{d%/*}}/.apply.lock.$$.XXXXXX\") || exit 1; printf '%s\\n' {} > \"$t/holder\" || {{ rm -rf -- \"$t\"; echo \"cannot write the lock's holder in ${{d%/*}}\" >&2; exit 1; }}; if mv -T -- \"$t\" \"$d\" 2>/dev/null; then cat \"{GENERATION_FILE}\" 2>/dev/null || :; else rm -rf -- \"$t\"; {READ_HOLDER}; exit 75; fi",
         quote(holder)
     );
     let deadline = Instant::now() + wait;
@@ -150,7 +161,11 @@ fn remove_cmd(holder: &str, unless_steps_run: bool) -> String {
     // disk), there is none, which never counts as unchanged.
     format!(
         "d=\"{LOCK_DIR}\"; [ \"$(cat \"$d/holder\" 2>/dev/null)\" = {} ] || exit 1; {}g=\"{GENERATION_FILE}\"; {{ printf '%s\\n' {} > \"$g.tmp\" && mv -f \"$g.tmp\" \"$g\"; }} 2>/dev/null || rm -f \"$g\" \"$g.tmp\"; rm -f \"$d\"/steps.* \"$d/holder\" && rmdir \"$d\"",
-        quote(holder),
+        quote(if holder.starts_with(UNREADABLE) {
+            ""
+        } else {
+            holder
+        }),
         if unless_steps_run {
             "for f in \"$d\"/steps.*; do [ -e \"$f\" ] || continue; [ ! -d \"/proc/${f##*.}\" ] || exit 2; done; "
         } else {
@@ -175,10 +190,14 @@ fn new_generation(holder: &str) -> String {
     hex::encode(h.finalize())[..24].to_string()
 }
 
-/// Who holds the apply lock of a host, if anyone.
+/// Who holds the apply lock of a host, if anyone (a lock whose holder
+/// cannot be read is named [`UNREADABLE`], with its age).
 pub async fn holder_of(t: &dyn Transport) -> Result<Option<String>, RemoteError> {
     let out = t
-        .run(&format!("cat \"{LOCK_DIR}/holder\" 2>/dev/null"), None)
+        .run(
+            &format!("d=\"{LOCK_DIR}\"; [ ! -d \"$d\" ] || {{ {READ_HOLDER}; }}"),
+            None,
+        )
         .await?;
     let h = out.stdout_text().trim().to_string();
     Ok((!h.is_empty()).then_some(h))

@@ -95,7 +95,7 @@ struct Running {
     step: String,
     started: Instant,
     host: String,
-    progress_file: Option<String>,
+    progress: Option<(String, String)>,
 }
 
 /// Run the pending steps; returns every step's outcome in completion order.
@@ -190,7 +190,7 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
                     step: step.id.clone(),
                     started: Instant::now(),
                     host: step.host.clone(),
-                    progress_file: job.progress_file.clone(),
+                    progress: job.progress.clone(),
                 },
             );
             let limit = step::timeout(ctx.plan, ctx.graph, &step.id);
@@ -275,8 +275,9 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
                 if ctx.printer.is_live() || beat {
                     // Bytes written so far by long-running producers (dumps).
                     let sizes = futures::future::join_all(running.values().map(|r| async {
-                        let file = r.progress_file.as_ref()?;
-                        let cmd = format!("stat -c %s -- {} 2>/dev/null || echo 0", crate::shell::quote(file));
+                        let (dir, glob) = r.progress.as_ref()?;
+                        // The temporary's name is made on the host (`mktemp`): found by its glob.
+                        let cmd = format!("stat -c %s -- {}/{} 2>/dev/null || echo 0", crate::shell::quote(dir), glob);
                         let out = ctx.transports[&r.host].run(&cmd, None).await.ok()?;
                         out.stdout_text().trim().parse::<u64>().ok()
                     }))

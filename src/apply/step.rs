@@ -133,7 +133,7 @@ pub fn build(
             let a = &plan.artefacts[&step.resource];
             let exec = exec(inputs, &a.host, &a.place)?;
             let quarantine = inputs.corrupted(&a.name);
-            script::artefact(plan, a, &exec, inputs.now, &nonce, quarantine.as_deref())
+            script::artefact(plan, a, &exec, inputs.now, &nonce, quarantine.as_deref())?
         }
         StepKind::Container => {
             let c = &plan.containers[&step.resource];
@@ -171,7 +171,7 @@ pub fn build(
             if let Some(r) = &c.restore
                 && let Some(file) = inputs.artefact_file(&r.artefact)
             {
-                let w = script::write_evidence(plan, &c.host, &file, c);
+                let w = script::write_evidence(plan, &c.host, &file, c)?;
                 s.setup.extend(w.setup);
                 s.commands.extend(w.commands);
             }
@@ -182,7 +182,7 @@ pub fn build(
             let files = inputs
                 .prune_files(&a.name)
                 .ok_or_else(|| format!("host `{}` was not observed", a.host))?;
-            script::prune(plan, a, &files)
+            script::prune(plan, a, &files)?
         }
         StepKind::GuardBefore | StepKind::GuardAfter => {
             let g = &plan.guards[&step.resource];

@@ -86,7 +86,7 @@ pub(crate) async fn exec(path: &Path, opts: &Options, printer: &Printer) -> Resu
         None => VarOverrides::from_args(&opts.inputs.vars, &opts.inputs.var_files)?,
     };
     crate::clock::check()?;
-    let plan = plan::load_with(&plan_path, &overrides)?;
+    let mut plan = plan::load_with(&plan_path, &overrides)?;
     warn_unused(&overrides, &plan_path, printer);
     check_target(&plan, opts.target.as_deref())?;
     if let Some(v) = &saved
@@ -116,7 +116,7 @@ pub(crate) async fn exec(path: &Path, opts: &Options, printer: &Printer) -> Resu
         None => opts.replace.clone(),
     };
     let replace = replace_set(&plan, &wanted)?;
-    let mut session = Session::open(&plan, printer, observe::Verify::AsNeeded).await?;
+    let mut session = Session::open(&mut plan, printer, observe::Verify::AsNeeded).await?;
     session.replace = replace;
     if let Some(v) = &saved
         && let Ok(t) = chrono::DateTime::parse_from_rfc3339(&v.generated_at)

@@ -22,7 +22,7 @@ pub(crate) async fn exec(
     lock_wait: Option<Duration>,
     printer: &Printer,
 ) -> Result<ExitStatus> {
-    let (plan, _) = load(&plan, &inputs, printer)?;
+    let (mut plan, _) = load(&plan, &inputs, printer)?;
     let Some(c) = plan.containers.get(&name) else {
         let known: Vec<String> = plan
             .containers
@@ -47,7 +47,7 @@ pub(crate) async fn exec(
         ));
     }
     let c = c.clone();
-    let session = Session::open(&plan, printer, observe::Verify::AsNeeded).await?;
+    let session = Session::open(&mut plan, printer, observe::Verify::AsNeeded).await?;
     let result = destroy(&session, &c, yes, lock_wait, printer).await;
     session.close().await;
     result

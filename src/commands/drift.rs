@@ -20,8 +20,8 @@ pub(crate) async fn exec(
     verify: bool,
     printer: &Printer,
 ) -> Result<ExitStatus> {
-    let (plan, _) = load(&plan, &inputs, printer)?;
-    let session = Session::open(&plan, printer, verify_mode(verify)).await?;
+    let (mut plan, _) = load(&plan, &inputs, printer)?;
+    let session = Session::open(&mut plan, printer, verify_mode(verify)).await?;
     let result = drift(&session, format, printer);
     session.close().await;
     result

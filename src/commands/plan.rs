@@ -27,10 +27,10 @@ pub(crate) async fn exec(
     opts: Options,
     printer: &Printer,
 ) -> Result<ExitStatus> {
-    let (plan, overrides) = load(&plan, &inputs, printer)?;
+    let (mut plan, overrides) = load(&plan, &inputs, printer)?;
     check_target(&plan, opts.target.as_deref())?;
     let replace = replace_set(&plan, &opts.replace)?;
-    let mut session = Session::open(&plan, printer, verify_mode(opts.verify)).await?;
+    let mut session = Session::open(&mut plan, printer, verify_mode(opts.verify)).await?;
     session.replace = replace;
     let result = async {
         let (diff, mut view) = session.plan(opts.target.as_deref())?;

@@ -35,8 +35,12 @@ pub(crate) struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
+    /// Connect to the plan's hosts and observe them. What observation
+    /// finds protected on each host, and on every other host entry for the
+    /// same machine, is added to the plan's protection first (see
+    /// [`crate::protect`]): every step is built against that.
     pub(crate) async fn open(
-        plan: &'a Plan,
+        plan: &'a mut Plan,
         printer: &Printer,
         verify: observe::Verify,
     ) -> Result<Session<'a>> {
@@ -58,53 +62,38 @@ impl<'a> Session<'a> {
                 }
             }
         }
-        let mut session = Session {
+        let close = |transports: HashMap<String, Arc<dyn Transport>>| async move {
+            futures::future::join_all(transports.values().map(|t| t.close())).await;
+        };
+        if let Some(e) = first_error {
+            close(transports).await;
+            return Err(e.into());
+        }
+        let states = match observe_all(plan, &transports, verify, printer).await {
+            Ok(states) => states,
+            Err(e) => {
+                close(transports).await;
+                return Err(e);
+            }
+        };
+        if let Err(e) = crate::protect::apply(plan, &states) {
+            close(transports).await;
+            return Err(e.into());
+        }
+        Ok(Session {
             plan,
             graph,
             transports,
-            states: HashMap::new(),
+            states,
             now: crate::clock::now(),
             verify,
             replace: BTreeSet::new(),
-        };
-        if let Some(e) = first_error {
-            session.close().await;
-            return Err(e.into());
-        }
-        if let Err(e) = session.observe(printer).await {
-            session.close().await;
-            return Err(e);
-        }
-        Ok(session)
+        })
     }
 
+    /// Observe every host again (under the apply lock).
     pub(crate) async fn observe(&mut self, printer: &Printer) -> Result<()> {
-        let started = std::time::Instant::now();
-        let hosts: Vec<(String, Arc<dyn Transport>)> = self
-            .transports
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let plan = self.plan;
-        let results: Vec<_> = futures::stream::iter(
-            hosts
-                .iter()
-                .map(|(_, t)| observe::observe(plan, t.as_ref(), self.verify)),
-        )
-        .buffered(HOST_CONCURRENCY)
-        .collect()
-        .await;
-        for ((name, _), r) in hosts.iter().zip(results) {
-            self.states.insert(name.clone(), r?);
-        }
-        printer.status(
-            Verb::Observed,
-            &format!(
-                "{} host(s) in {:.2}s",
-                hosts.len(),
-                started.elapsed().as_secs_f64()
-            ),
-        );
+        self.states = observe_all(self.plan, &self.transports, self.verify, printer).await?;
         Ok(())
     }
 
@@ -172,4 +161,36 @@ impl<'a> Session<'a> {
     pub(crate) async fn close(&self) {
         futures::future::join_all(self.transports.values().map(|t| t.close())).await;
     }
+}
+
+/// Observe every connected host, a bounded number at once.
+async fn observe_all(
+    plan: &Plan,
+    transports: &HashMap<String, Arc<dyn Transport>>,
+    verify: observe::Verify,
+    printer: &Printer,
+) -> Result<HashMap<String, HostState>> {
+    let started = std::time::Instant::now();
+    let hosts: Vec<(&String, &Arc<dyn Transport>)> = transports.iter().collect();
+    let results: Vec<_> = futures::stream::iter(
+        hosts
+            .iter()
+            .map(|(_, t)| observe::observe(plan, t.as_ref(), verify)),
+    )
+    .buffered(HOST_CONCURRENCY)
+    .collect()
+    .await;
+    let mut states = HashMap::new();
+    for ((name, _), r) in hosts.iter().zip(results) {
+        states.insert((*name).clone(), r?);
+    }
+    printer.status(
+        Verb::Observed,
+        &format!(
+            "{} host(s) in {:.2}s",
+            hosts.len(),
+            started.elapsed().as_secs_f64()
+        ),
+    );
+    Ok(states)
 }

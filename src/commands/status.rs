@@ -17,8 +17,8 @@ pub(crate) async fn exec(
     format: StatusFormat,
     printer: &Printer,
 ) -> Result<ExitStatus> {
-    let (plan, _) = load(&plan, &inputs, printer)?;
-    let session = Session::open(&plan, printer, observe::Verify::AsNeeded).await?;
+    let (mut plan, _) = load(&plan, &inputs, printer)?;
+    let session = Session::open(&mut plan, printer, observe::Verify::AsNeeded).await?;
     let result = status(&session, format);
     session.close().await;
     result

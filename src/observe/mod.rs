@@ -6,6 +6,7 @@
 //! volumes and networks. Its output is NUL-separated records, so no file
 //! name can confuse the parser.
 
+pub mod machine;
 pub mod probe;
 
 use std::collections::{BTreeMap, HashMap};
@@ -37,6 +38,8 @@ pub struct HostState {
     pub generation: Option<String>,
     /// Failures of earlier applies that still stand, by step id.
     pub failures: BTreeMap<String, serde_json::Value>,
+    /// The machine's identity and Docker's root directory.
+    pub machine: machine::Machine,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -97,6 +100,9 @@ pub struct ContainerInfo {
     pub labels: IndexMap<String, String>,
     pub networks: Vec<String>,
     pub volumes: Vec<String>,
+    /// Where each of its mounts comes from on the host (volumes' data
+    /// folders, bind-mounted paths): protected with the container.
+    pub mount_sources: Vec<String>,
     pub published_ports: Vec<String>,
 }
 
@@ -117,6 +123,8 @@ impl crate::plan::SeenContainer for ContainerInfo {
 #[derive(Debug, Clone, Serialize)]
 pub struct VolumeInfo {
     pub name: String,
+    /// Its data folder on the host.
+    pub mountpoint: String,
     pub labels: IndexMap<String, String>,
 }
 
@@ -400,6 +408,7 @@ fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState, String> {
                     rec.get(1).map_or("docker", |s| s)
                 ));
             }
+            Record::Machine if n == 3 => state.machine = machine::Machine::parse(&rec[1], &rec[2]),
             Record::Lock if n == 2 => state.lock = Some(rec[1].clone()),
             Record::Generation if n == 2 => state.generation = Some(rec[1].trim().to_string()),
             Record::Failure if n == 3 => {
@@ -525,15 +534,17 @@ impl Verified {
 }
 
 /// The shell line that writes the verification record of `./name`, whose
-/// content hashed to `$sha` (run right after cutter wrote it).
-pub fn record_verified(name: &str) -> String {
-    let (rec, tmp) = (
-        crate::shell::here(&format!(".{name}.cutter-verified")),
-        crate::shell::here(&format!(".{name}.cutter-verified.tmp")),
-    );
-    format!(
-        "printf '%s %s %s\\n' \"$(stat -c '%s %.9Y %i %.9Z' -- {})\" \"$sha\" \"$(date +%s)\" > {tmp} && mv -f -- {tmp} {rec}",
-        crate::shell::here(name)
+/// content hashed to `$sha` (run right after cutter put it in place), on
+/// the host primitives.
+pub fn record_verified(leaf: &crate::host::Leaf) -> String {
+    let rec = crate::host::Leaf::new(&format!(".{}.cutter-verified", leaf.as_str()))
+        .expect("a dot, a plain name and a suffix are a plain name");
+    crate::host::write_file(
+        &rec,
+        &format!(
+            "\"$(stat -c '%s %.9Y %i %.9Z' -- {}) $sha $(date +%s)$cutter_nl\"",
+            leaf.word()
+        ),
     )
 }
 
@@ -627,11 +638,14 @@ struct InspectMount {
     #[serde(rename = "Type")]
     kind: String,
     name: Option<String>,
+    source: Option<String>,
 }
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct InspectVolume {
     name: String,
+    #[serde(default)]
+    mountpoint: String,
     labels: Option<IndexMap<String, String>>,
 }
 #[derive(Deserialize)]
@@ -677,6 +691,12 @@ pub fn parse_inspect(text: &str) -> Result<Vec<ContainerInfo>, String> {
                 .networks
                 .map(|n| n.keys().cloned().collect())
                 .unwrap_or_default(),
+            mount_sources: c
+                .mounts
+                .iter()
+                .filter_map(|m| m.source.clone())
+                .filter(|s| s.starts_with('/'))
+                .collect(),
             volumes: c
                 .mounts
                 .into_iter()
@@ -707,6 +727,7 @@ fn parse_volumes(text: &str) -> Result<Vec<VolumeInfo>, String> {
         .into_iter()
         .map(|v| VolumeInfo {
             name: v.name,
+            mountpoint: v.mountpoint,
             labels: v.labels.unwrap_or_default(),
         })
         .collect())
@@ -733,7 +754,7 @@ mod tests {
     fn sums_round_trip_odd_names() {
         let h = "a".repeat(64);
         for name in ["plain.dump", "with space", "new\nline", "back\\slash"] {
-            let (escaped_name, escaped) = crate::apply::script::sums_name(name);
+            let (escaped_name, escaped) = crate::host::sums_name(name);
             let line = format!("{}{h}  {escaped_name}\n", if escaped { "\\" } else { "" });
             assert_eq!(parse_sums(&line).get(name), Some(&h), "{name:?}");
         }

@@ -134,6 +134,9 @@ pub enum Record {
     Generation,
     /// file name, content: a standing failure.
     Failure,
+    /// machine ID, `docker info` (root directory, daemon ID): the host's
+    /// identity and Docker's data (see [`super::machine`]).
+    Machine,
     /// The last record: what follows is `grep -H -Z` output, each line of
     /// each small file as `path NUL line`, the content of the paths the
     /// records above name.
@@ -141,7 +144,7 @@ pub enum Record {
 }
 
 impl Record {
-    const ALL: [Record; 12] = [
+    const ALL: [Record; 13] = [
         Record::Artefact,
         Record::Sums,
         Record::Evidence,
@@ -153,6 +156,7 @@ impl Record {
         Record::Lock,
         Record::Generation,
         Record::Failure,
+        Record::Machine,
         Record::Contents,
     ];
 
@@ -169,6 +173,7 @@ impl Record {
             Record::Lock => "L",
             Record::Generation => "N",
             Record::Failure => "F",
+            Record::Machine => "H",
             Record::Contents => "G",
         }
     }
@@ -187,6 +192,7 @@ impl Record {
             Record::Lock => "rec_lock",
             Record::Generation => "rec_generation",
             Record::Failure => "rec_failure",
+            Record::Machine => "rec_machine",
             Record::Contents => "rec_contents",
         }
     }
@@ -248,6 +254,8 @@ pub fn probe_script(plan: &Plan, host: &str) -> String {
             a.path.glob()
         );
     }
+    // Every run: what protects the machine's data whatever the plan says.
+    s.push_str(super::machine::PROBE);
     if plan.uses_docker(host) {
         let _ = writeln!(s, "cf={}", crate::shell::quote(super::CONTAINER_FORMAT));
         s.push_str(DOCKER);

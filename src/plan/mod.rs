@@ -113,6 +113,19 @@ pub struct Protected {
     pub volumes: Vec<String>,
     pub networks: Vec<String>,
     pub paths: Vec<String>,
+    /// Real paths on the host protected because of what observation found
+    /// there (Docker's root directory, protected volumes' mountpoints,
+    /// protected containers' mount sources, a twin host entry's paths),
+    /// each with the reason. Empty until the host was observed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub observed: Vec<ObservedPath>,
+}
+
+/// A protected real path found by observation, and why it is protected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObservedPath {
+    pub path: String,
+    pub why: String,
 }
 
 impl Protected {
@@ -124,15 +137,22 @@ impl Protected {
             && self.paths.is_empty()
     }
 
-    /// The protected path that `path` is at or under, if any.
-    pub fn path_covering(&self, path: &str) -> Option<&str> {
+    /// Every protected path, declared or observed: the host primitives
+    /// refuse to write at or under their real paths.
+    pub fn real_paths(&self) -> impl Iterator<Item = &str> {
         self.paths
             .iter()
-            .find(|p| {
-                let p = p.trim_end_matches('/');
-                p.is_empty() || path == p || path.starts_with(&format!("{p}/"))
-            })
             .map(String::as_str)
+            .chain(self.observed.iter().map(|o| o.path.as_str()))
+    }
+
+    /// The protected path (declared or observed) that `path` is at or
+    /// under, if any, as the plan spells it.
+    pub fn path_covering(&self, path: &str) -> Option<&str> {
+        self.real_paths().find(|p| {
+            let p = p.trim_end_matches('/');
+            p.is_empty() || path == p || path.starts_with(&format!("{p}/"))
+        })
     }
 
     /// Whether an observed container is production: named in the list (by

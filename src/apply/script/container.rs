@@ -115,11 +115,11 @@ pub fn container(
             run.push_str(&format!(" {}", quote(&format!("--publish={p}"))));
         }
         if !secrets.is_empty() {
-            s.setup.push(
-                "envfile=$(umask 077 && mktemp); trap 'rm -f -- \"$envfile\" ${rerr:+\"$rerr\"}' EXIT; cat > \"$envfile\""
-                    .into(),
-            );
-            run.push_str(" --env-file \"$envfile\"");
+            // The secrets are the step's whole input, which is a file
+            // unlinked as soon as the supervisor opened it (see
+            // `Script::supervised`): docker reads them from there, and no
+            // copy of them is ever made on the host.
+            run.push_str(" --env-file /dev/stdin");
             s.masked = secrets.iter().map(|(k, _)| k.clone()).collect();
             let mut input = String::new();
             for (k, v) in &secrets {
@@ -129,9 +129,6 @@ pub fn container(
         }
         run.push_str(&format!(" {})", quote(&c.image)));
         s.commands.push(run);
-        if !secrets.is_empty() {
-            s.commands.push("rm -f -- \"$envfile\"".into());
-        }
     }
     if c.ready.is_some() || (c.restore.is_some() && restore_file.is_some() && !start_only) {
         s.targets.push(name.clone());
@@ -144,12 +141,10 @@ pub fn container(
     }
     if let (Some(r), Some(file), false) = (&c.restore, restore_file, start_only) {
         let inside = "/tmp/cutter-restore.dump";
-        s.setup
-            .push("rerr=$(mktemp); trap 'rm -f -- \"$rerr\" ${envfile:+\"$envfile\"}' EXIT".into());
         s.commands
             .push(format!("docker cp -- {} \"$cid:{inside}\"", quote(file),));
         s.commands.push(format!(
-            "rc=0; docker exec \"$cid\" timeout -k 10 {} sh -c {} sh {inside} {marker} > /dev/null 2> \"$rerr\" || rc=$?",
+            "rc=0; rerr=$(docker exec \"$cid\" timeout -k 10 {} sh -c {} sh {inside} {marker} 2>&1 > /dev/null) || rc=$?",
             c.timeout.as_secs().max(1),
             quote(&format!("{} \"$1\"", r.command))
         ));
@@ -157,7 +152,10 @@ pub fn container(
             .push(format!("docker exec \"$cid\" rm -f {inside}"));
         s.commands.push(printf(&[
             (Key::RestoreExit, "\"$rc\""),
-            (Key::RestoreStderr, "\"$(base64 -w0 < \"$rerr\")\""),
+            (
+                Key::RestoreStderr,
+                "\"$(printf '%s' \"$rerr\" | base64 -w0)\"",
+            ),
         ]));
     }
     s.commands.push(format!(

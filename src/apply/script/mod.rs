@@ -23,12 +23,10 @@
 mod artefact;
 mod check;
 mod container;
-mod host;
 
 pub use artefact::{artefact, prune, write_evidence};
 pub use check::{STATE_SEPARATOR, check, protected_state, rowcount_sql, schema_hash};
 pub use container::{container, teardown};
-pub use host::{enter_cmd, enter_fn, sums_name};
 
 use std::time::Duration;
 
@@ -39,13 +37,19 @@ use crate::plan::{
     Artefact, Check, CheckKind, Container, DumpFormat, Lifecycle, MANAGED_LABEL, PgDump, PgQuery,
     Plan, Producer, Protected,
 };
-use crate::shell::{here, join, quote};
+use crate::shell::{join, quote};
 
 /// Session settings forced on every connection cutter makes to a database it
 /// does not own. They travel in the connection string, which takes
 /// precedence over the environment and service files, and the accepted SQL
-/// cannot change them (no `SET`, no `set_config`).
-pub const READ_ONLY_OPTIONS: &str = "-c default_transaction_read_only=on -c standard_conforming_strings=on -c search_path=pg_catalog,public";
+/// cannot change them (no `SET`, no `set_config`). The last two end the
+/// session when cutter goes away: the server checks every second whether
+/// the client is still there, even mid-query (PostgreSQL 14 or newer; an
+/// older server refuses the connection rather than run unsupervised), and
+/// drops a session idle in a transaction. (`pg_dump` sets its own
+/// `statement_timeout` and `idle_in_transaction_session_timeout` to 0, but
+/// not the client check.)
+pub const READ_ONLY_OPTIONS: &str = "-c default_transaction_read_only=on -c standard_conforming_strings=on -c search_path=pg_catalog,public -c client_connection_check_interval=1s -c idle_in_transaction_session_timeout=60s";
 
 /// Name prefix of throw-away verification containers.
 pub const VERIFY_PREFIX: &str = "cutter-verify-";
@@ -62,8 +66,9 @@ pub struct Script {
     pub stdin: Option<Vec<u8>>,
     /// Secret names whose values are fed on stdin, for display.
     pub masked: Vec<String>,
-    /// A file whose size shows the step's progress (the temporary output).
-    pub progress_file: Option<String>,
+    /// Where the step's output grows, for its progress: a folder and a glob
+    /// of the temporary's name in it (see `crate::host::temp_glob`).
+    pub progress: Option<(String, String)>,
     /// Containers (full IDs, or `$cid` words) where typed operations of this
     /// step run: their processes are ended with the step.
     pub targets: Vec<String>,
@@ -124,6 +129,7 @@ impl Script {
     /// The step body: setup, commands and bookkeeping.
     pub fn body(&self) -> String {
         let mut s = String::from("set -eu\n");
+        s.push_str(crate::host::LIB);
         for line in self
             .setup
             .iter()
@@ -165,7 +171,8 @@ trap 'cutter_reap; exit 143' TERM
 {read_input}
 cutter_script={body}
 # `timeout` ends the step's whole process group at the step's timeout.
-if command -v setsid > /dev/null 2>&1; then setsid timeout -k 10 {secs} sh -c "$cutter_script" cutter-step < "$cutter_in" & else timeout -k 10 {secs} sh -c "$cutter_script" cutter-step < "$cutter_in" & fi
+if command -v setsid > /dev/null 2>&1; then setsid timeout -k 10 {secs} sh -c "$cutter_script" cutter-step <&4 & else timeout -k 10 {secs} sh -c "$cutter_script" cutter-step <&4 & fi
+exec 4<&-
 cutter_body=$!
 # Registered in the host's apply lock while it runs: the lock is not stale
 # while a step of its holder still runs.
@@ -179,7 +186,6 @@ cutter_rc=0
 wait "$cutter_body" || cutter_rc=$?
 kill "$cutter_life" 2>/dev/null
 if [ "$cutter_rc" -eq 124 ] || [ "$cutter_rc" -eq 137 ]; then cutter_reap; echo "cutter: step stopped after its timeout of {secs}s" >&2; cutter_rc=124; fi
-[ "$cutter_in" = /dev/null ] || rm -f -- "$cutter_in"
 rm -f -- "$cutter_reg"
 # 127 would read as "no such command" to the SSH layer and lose the output.
 [ "$cutter_rc" -ne 127 ] || {{ echo "cutter: a command of the step was not found (exit 127)" >&2; cutter_rc=125; }}
@@ -191,13 +197,20 @@ exit $cutter_rc
                 targets.join(" ")
             },
             secs = timeout.as_secs().max(1),
-            // The step's input, read off the connection before the lifeline
-            // starts; a step without input reads nothing (no process spent).
+            // The step's input (secrets, evidence), read off the connection
+            // before the lifeline starts, into a file that is unlinked as
+            // soon as it is open: nothing of it rests on the host, whatever
+            // happens next. A copy left by a supervisor killed in between
+            // (its process ID in the name) is removed by the next step. A
+            // step without input reads nothing (no process spent).
             read_input = if input_len == 0 {
-                "cutter_in=/dev/null".to_string()
+                "exec 4< /dev/null".to_string()
             } else {
                 format!(
-                    "cutter_in=$(umask 077 && mktemp) || exit 1\nhead -c {input_len} > \"$cutter_in\""
+                    "for f in \"${{TMPDIR:-/tmp}}\"/cutter-in.*; do p=${{f##*/cutter-in.}}; p=${{p%%.*}}; case $p in ''|*[!0-9]*) continue;; esac; [ -d \"/proc/$p\" ] || rm -f -- \"$f\" 2>/dev/null || :; done
+cutter_in=$(umask 077 && mktemp \"${{TMPDIR:-/tmp}}/cutter-in.$$.XXXXXX\") || exit 1
+head -c {input_len} > \"$cutter_in\" && [ \"$(stat -c %s -- \"$cutter_in\")\" = {input_len} ] || {{ rm -f -- \"$cutter_in\"; echo 'cutter: the step input was cut short' >&2; exit 1; }}
+exec 4< \"$cutter_in\"; rm -f -- \"$cutter_in\""
                 )
             },
             body = quote(&self.body()),
