@@ -53,7 +53,7 @@ cutter_enter() {
   done
 }
 cutter_temp() {
-  cutter_t=$(mktemp $2 -- "./.cutter-tmp.$$.$3.XXXXXX") || cutter_fail "cannot create a temporary file in $cutter_dir"
+  cutter_t=$(mktemp $2 "./.cutter-tmp.$$.$3.XXXXXX") || cutter_fail "cannot create a temporary file in $cutter_dir"
   cutter_temps="$cutter_temps$cutter_dir/${cutter_t#./}$cutter_nl"
   eval "$1=\$cutter_t"
 }
@@ -71,10 +71,15 @@ cutter_write() {
   printf '%s' "$2" > "$1" || cutter_fail "cannot write in $cutter_dir"
   cutter_room "$1"
 }
+cutter_dest() {
+  for n in "$@"; do
+    if [ -L "$n" ] || { [ -e "$n" ] && [ ! -f "$n" ]; }; then
+      cutter_refuse "refusing to replace $cutter_dir/${n#./}: it is a link or not a regular file"
+    fi
+  done
+}
 cutter_put() {
-  if [ -L "$2" ] || { [ -e "$2" ] && [ ! -f "$2" ]; }; then
-    cutter_refuse "refusing to replace $cutter_dir/$2: it is a link or not a regular file"
-  fi
+  cutter_dest "$2"
   mv -fT -- "$1" "$2" || cutter_fail "cannot put $cutter_dir/$2 in place"
 }
 cutter_lock() {
@@ -191,6 +196,17 @@ pub fn temp_glob(role: &str) -> String {
 /// `cutter_put "$VAR" ./LEAF`: publish a temporary under its final name.
 pub fn put(var: &str, leaf: &Leaf) -> String {
     format!("cutter_put \"${var}\" {}", leaf.word())
+}
+
+/// `cutter_dest ./LEAF...`: refuse now, before anything takes its name,
+/// if any of these names is a link or not a regular file.
+pub fn dest(leaves: &[&Leaf]) -> String {
+    let mut s = String::from("cutter_dest");
+    for l in leaves {
+        s.push(' ');
+        s.push_str(&l.word());
+    }
+    s
 }
 
 /// Write a text (a shell word of cutter's: a quoted value or an expansion of

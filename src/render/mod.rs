@@ -159,6 +159,12 @@ pub fn view(
         protected.extend(p.networks.iter().map(|c| format!("network {c}")));
         protected.extend(p.paths.iter().map(|c| format!("path {c}")));
         summary.protected += protected.len();
+        // Found by observation, with the reason: never written under.
+        protected.extend(
+            p.observed
+                .iter()
+                .map(|o| format!("real path {} ({})", o.path, o.why)),
+        );
         let mut hv = HostView {
             name: host.name.clone(),
             connection: match &host.connection {

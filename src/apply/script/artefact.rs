@@ -194,6 +194,10 @@ pub fn artefact(
     // Bookkeeping first, names last: the new SHA256SUMS is written before
     // the file, its stderr and its manifest take their names, so a full
     // disk or a failed write leaves nothing that looks complete.
+    let sums_leaf = Leaf::new("SHA256SUMS")?;
+    let mut names = vec![&leaf, &manifest_leaf, &sums_leaf];
+    names.extend(stderr_leaf.as_ref());
+    s.commands.push(host::dest(&names));
     s.commands.push(host::LOCK.into());
     s.commands.push(host::sums(name, Some("\"$sha\"")));
     s.commands.push(host::put("out", &leaf));
