@@ -303,10 +303,9 @@ ready = "sleep 600"
         &[("CUTTER_TEST_SECRET", &secret)],
     );
     poll("the container never started", 600, || {
-        ssh_ok(&format!("docker ps -q --filter name=^/{name}$"))
+        !ssh_ok(&format!("docker ps -q --filter name=^/{name}$"))
             .trim()
-            .len()
-            > 0
+            .is_empty()
     });
     let env = ssh_ok(&format!("docker inspect -f '{{{{.Config.Env}}}}' {name}"));
     assert!(
