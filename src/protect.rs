@@ -155,8 +155,10 @@ fn observed_paths(declared: &Protected, state: &HostState) -> Vec<ObservedPath> 
     p.observed
 }
 
+/// Add `path` unless a protected path already covers it (a volume's data
+/// folder under Docker's root adds nothing to the boundary).
 fn push_path(p: &mut Protected, path: &str, why: String) {
-    if !p.paths.iter().any(|x| x == path) && !p.observed.iter().any(|o| o.path == path) {
+    if p.path_covering(path).is_none() {
         p.observed.push(ObservedPath {
             path: path.to_string(),
             why,

@@ -193,7 +193,7 @@ local = true
 
 [artefacts.on_vps]
 host = "vps"
-path = "{r}/free/a.txt"
+path = "{r}/vps/a.txt"
 command = "echo a"
 
 [artefacts.attack]

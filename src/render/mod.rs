@@ -160,11 +160,16 @@ pub fn view(
         protected.extend(p.paths.iter().map(|c| format!("path {c}")));
         summary.protected += protected.len();
         // Found by observation, with the reason: never written under.
-        protected.extend(
-            p.observed
-                .iter()
-                .map(|o| format!("real path {} ({})", o.path, o.why)),
-        );
+        // Docker's root is protected on every host; it is worth a line only
+        // where something is protected at all.
+        let docker_only = p.observed.iter().all(|o| o.why.starts_with("Docker's"));
+        if !p.is_empty() || !docker_only {
+            protected.extend(
+                p.observed
+                    .iter()
+                    .map(|o| format!("real path {} ({})", o.path, o.why)),
+            );
+        }
         let mut hv = HostView {
             name: host.name.clone(),
             connection: match &host.connection {
