@@ -12,6 +12,7 @@
 //! - [`temp`]: temporaries are created exclusively (`mktemp`, `O_EXCL`) under
 //!   a name no existing entry can answer, carrying the creating process's
 //!   ID so that the next step in the folder removes what a killed one left;
+//!   a file gets the mode the account's umask gives (as `>` would);
 //! - [`put`]: a file takes its final name by `rename(2)` (`mv -T`), which
 //!   never follows a link and never moves into a directory, and only onto a
 //!   regular file or nothing;
@@ -34,6 +35,7 @@ pub const LIB: &str = r#"cutter_nl='
 '
 cutter_temps=
 cutter_locked=
+cutter_mode=$(printf '%o' $(( 0666 & ~0$(umask) )))
 cutter_fail() { echo "$*" >&2; exit 1; }
 cutter_refuse() { echo "$*" >&2; exit 5; }
 cutter_enter() {
@@ -55,6 +57,7 @@ cutter_enter() {
 cutter_temp() {
   cutter_t=$(mktemp $2 "./.cutter-tmp.$$.$3.XXXXXX") || cutter_fail "cannot create a temporary file in $cutter_dir"
   cutter_temps="$cutter_temps$cutter_dir/${cutter_t#./}$cutter_nl"
+  [ -n "$2" ] || chmod "$cutter_mode" "$cutter_t" || cutter_fail "cannot set the mode of $cutter_dir/$cutter_t"
   eval "$1=\$cutter_t"
 }
 cutter_drop_temps() {

@@ -38,7 +38,12 @@ struct Ran {
 
 /// Run `body` after the primitives' definitions, as a step does.
 fn run(shell: &[&str], cwd: &Path, body: &str) -> Ran {
-    let script = format!("set -eu\n{}{body}\n", host::LIB);
+    run_umask(shell, cwd, "022", body)
+}
+
+/// The same, with the account's umask `umask`.
+fn run_umask(shell: &[&str], cwd: &Path, umask: &str, body: &str) -> Ran {
+    let script = format!("umask {umask}\nset -eu\n{}{body}\n", host::LIB);
     let out = Command::new(shell[0])
         .args(&shell[1..])
         .arg(&script)
@@ -324,5 +329,25 @@ fn a_full_file_system_fails_the_write_and_leaves_nothing() {
     let _ = Command::new("umount").arg(&fs).status();
     if let Err(e) = result {
         std::panic::resume_unwind(e);
+    }
+}
+
+/// A published file has the mode the account's umask gives, as a file
+/// written with `>` would (temporaries are made 0600 by `mktemp`).
+#[test]
+fn published_files_take_the_umask_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    for sh in shells() {
+        for (umask, mode) in [("022", 0o644), ("027", 0o640), ("077", 0o600)] {
+            let t = tempfile::tempdir().unwrap();
+            let r = run_umask(&sh, t.path(), umask, &publish(t.path(), "f", &[]));
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            let got = std::fs::metadata(t.path().join("f"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777;
+            assert_eq!(got, mode, "{sh:?} umask {umask}");
+        }
     }
 }
