@@ -178,7 +178,7 @@ async fn apply_in(
     let (r, times) = run
         .evidence(&outcomes, started, was_interrupted, &locks.holder)
         .await?;
-    finish(printer, &outcomes, &times, r.result)
+    finish(printer, &outcomes, &times, &r)
 }
 
 /// One apply in an open session: what was asked, and where it reports.
@@ -227,7 +227,13 @@ impl Locks {
             held: Vec::new(),
             generations: HashMap::new(),
         };
-        for t in session.transports.values() {
+        // Only observed hosts: nothing runs on the others.
+        let observed = session
+            .transports
+            .iter()
+            .filter(|(h, _)| session.states.contains_key(*h))
+            .map(|(_, t)| t);
+        for t in observed {
             match lock::acquire(t.as_ref(), &locks.holder, wait.unwrap_or_default(), printer).await
             {
                 Ok(lock::Acquired::Taken { generation }) => {
@@ -337,9 +343,12 @@ impl Run<'_, '_> {
             emit(&view, Format::Text, "cutter apply", false, printer)?;
             return Err(conflict_error(&diff));
         }
-        if !diff.has_changes() {
-            if !diff.standing.is_empty() {
+        if !diff.has_work() {
+            if !diff.standing.is_empty() || !self.session.unobserved.is_empty() {
                 emit(&view, Format::Text, "cutter apply", false, printer)?;
+            }
+            if let Some(e) = self.session.unobserved_error() {
+                return Err(e);
             }
             printer.status(
                 Verb::Unchanged,
@@ -450,15 +459,20 @@ impl Run<'_, '_> {
     ) -> Result<(report::Report, Times)> {
         let (session, plan, printer) = (&*self.session, self.session.plan, self.printer);
         let mut after = HashMap::new();
-        let mut unobserved = Vec::new();
+        // A host not connected to was not observed either.
+        let mut unobserved = session.unobserved.clone();
         for (name, t) in &session.transports {
             match observe::observe(plan, t.as_ref(), observe::Verify::AsNeeded).await {
                 Ok(state) => {
+                    unobserved.remove(name);
                     after.insert(name.clone(), state);
                 }
-                Err(e) => unobserved.push(format!(
-                    "host `{name}` could not be observed after the apply: {e}"
-                )),
+                Err(e) => {
+                    let help = miette::Diagnostic::help(&e)
+                        .map(|h| format!(": {}", h.to_string().trim()))
+                        .unwrap_or_default();
+                    unobserved.insert(name.clone(), format!("{e}{help}"));
+                }
             }
         }
         let times = Times {
@@ -476,7 +490,15 @@ impl Run<'_, '_> {
             // like every other freshness decision.
             crate::clock::now(),
         );
-        r.not_done.extend(unobserved);
+        for h in &mut r.hosts {
+            if let Some(why) = unobserved.remove(&h.name) {
+                h.unobserved = Some(why.clone());
+                r.not_done.push(format!(
+                    "host `{}` could not be observed after the apply ({why}): what it holds is unknown",
+                    h.name
+                ));
+            }
+        }
         r.operator = operator.to_string();
         r.acknowledged = self.opts.acknowledge.clone();
         for h in &mut r.hosts {
@@ -554,7 +576,7 @@ fn finish(
     printer: &Printer,
     outcomes: &[apply::StepOutcome],
     times: &Times,
-    result: report::Outcome,
+    r: &report::Report,
 ) -> Result<ExitStatus> {
     let total: f64 = outcomes.iter().map(|o| o.seconds).sum();
     printer.line(&format!(
@@ -570,7 +592,7 @@ fn finish(
             "", o.seconds, o.step, o.status
         ));
     }
-    let how = match result {
+    let how = match r.result {
         report::Outcome::Applied => {
             printer.status(Verb::Applied, &format!("{} step(s)", outcomes.len()));
             return Ok(ExitStatus::Success);
@@ -582,7 +604,16 @@ fn finish(
         code = "cutter::apply_failed",
         help = "fix the cause and run apply again: it resumes with what is still missing; failed checks and guards stand on the host (see `cutter drift`) until they pass again or are acknowledged",
         "apply {how}:\n  {}",
-        report::unfinished(outcomes).join("\n  ")
+        report::unfinished(outcomes)
+            .into_iter()
+            .chain(
+                r.hosts
+                    .iter()
+                    .filter(|h| h.unobserved.is_some())
+                    .map(|h| format!("host `{}` was not observed after the apply", h.name))
+            )
+            .collect::<Vec<_>>()
+            .join("\n  ")
     ))
 }
 
@@ -691,7 +722,7 @@ async fn acknowledge(session: &mut Session<'_>, steps: &[String], printer: &Prin
         }
         for h in hosts {
             if !apply::failures::acknowledge(
-                session.transports[&h].as_ref(),
+                session.transport(&h)?.as_ref(),
                 session.plan,
                 std::slice::from_ref(step),
             )
