@@ -649,3 +649,7 @@ pub fn prune_list(a: &Artefact, host: &HostState, now: DateTime<Utc>, remade: bo
         .map(|(_, (_, p, _))| (*p).clone())
         .collect()
 }
+
+#[cfg(test)]
+#[path = "diff_tests.rs"]
+mod tests;

@@ -259,6 +259,20 @@ fn pids_with(marker: &str) -> Vec<u32> {
         .collect()
 }
 
+/// `sleep DURATION` processes (on the stack's host, or in a container on
+/// it: both are processes of this machine).
+fn sleeping(duration: &str) -> Vec<u32> {
+    pids_with(duration)
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                let argv: Vec<&[u8]> = c.split(|b| *b == 0).filter(|a| !a.is_empty()).collect();
+                argv.len() == 2 && argv[0].ends_with(b"sleep") && argv[1] == duration.as_bytes()
+            })
+        })
+        .collect()
+}
+
 /// The ssh master cutter started: an `ssh` whose control socket lies in
 /// `control_dir` (cutter's own `TMPDIR`).
 fn ssh_master(control_dir: &str) -> Vec<u32> {
@@ -281,40 +295,41 @@ fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
     }
 }
 
-/// (a) The ssh master dies while a long step runs on its host: that step's
-/// outcome is unknown, the other host's step finishes, the report is
-/// written and the exit is 1, without a panic; the next plan shows what
-/// is missing.
-#[test]
-fn stack_a_connection_lost_mid_apply_is_an_unknown_outcome_not_a_crash() {
-    let t = StackTest::new("hostloss-killed");
-    let marker = format!("61.{}", std::process::id());
-    let local_out = t.local.path().join("out").display().to_string();
-    let root = &t.remote_root;
-    t.plan(&format!(
-        "[hosts.vps]\nssh = \"cutter-test-vps\"\n[hosts.here]\nlocal = true\n\n[artefacts.slow]\nhost = \"vps\"\npath = \"{root}/slow/slow.txt\"\ncommand = \"sleep {marker}; echo x\"\n\n[artefacts.quick]\nhost = \"here\"\npath = \"{local_out}/quick.txt\"\ncommand = \"sleep 2; echo y\"\n"
-    ));
+/// `cutter apply ARGS` in the background, with its own `TMPDIR` (where its
+/// ssh master keeps its control socket); output to files in the test folder.
+fn spawn_apply(t: &StackTest, args: &[&str]) -> (std::process::Child, String) {
     let tmp = t.local.path().join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
     let tmp = tmp.display().to_string();
     let mut cmd = Command::new(cutter_bin());
     cmd.current_dir(t.local.path())
-        .args(["apply", "--yes", "--report-dir", "reports", "plan.toml"])
+        .args(args)
         .env_remove("CUTTER_NOW")
         .env("TMPDIR", &tmp)
-        .env("CUTTER_BACKUP_ROOT", root)
+        .env("CUTTER_BACKUP_ROOT", &t.remote_root)
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(t.local.path().join("stdout")).unwrap())
         .stderr(std::fs::File::create(t.local.path().join("stderr")).unwrap());
     for (k, v) in &t.env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().unwrap();
+    (cmd.spawn().unwrap(), tmp)
+}
+
+/// Once `sleep MARKER` runs, kill -9 the ssh master of the apply
+/// whose `TMPDIR` is `tmp`; then wait for that apply to end. Its exit
+/// status and standard error.
+fn lose_connection_when(
+    t: &StackTest,
+    mut child: std::process::Child,
+    tmp: &str,
+    marker: &str,
+) -> (Option<i32>, String) {
     // Generous: another test may hold the host's apply lock.
-    wait_for("the slow step to run", Duration::from_secs(600), || {
-        !pids_with(&marker).is_empty()
+    wait_for("the step to run", Duration::from_secs(600), || {
+        !sleeping(marker).is_empty()
     });
-    let masters = ssh_master(&tmp);
+    let masters = ssh_master(tmp);
     assert_eq!(masters.len(), 1, "one ssh master in {tmp}: {masters:?}");
     let killed = Command::new("kill")
         .args(["-9", &masters[0].to_string()])
@@ -333,8 +348,29 @@ fn stack_a_connection_lost_mid_apply_is_an_unknown_outcome_not_a_crash() {
         std::thread::sleep(Duration::from_millis(200));
     };
     let stderr = std::fs::read_to_string(t.local.path().join("stderr")).unwrap();
-    assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+    (status.code(), stderr)
+}
+
+/// (a) The ssh master dies while a long step runs on its host: that step's
+/// outcome is unknown, the other host's step finishes, the report is
+/// written and the exit is 1, without a panic; the next plan shows what
+/// is missing.
+#[test]
+fn stack_a_connection_lost_mid_apply_is_an_unknown_outcome_not_a_crash() {
+    let t = StackTest::new("hostloss-killed");
+    let marker = format!("61.{}", std::process::id());
+    let local_out = t.local.path().join("out").display().to_string();
+    let root = &t.remote_root;
+    t.plan(&format!(
+        "[hosts.vps]\nssh = \"cutter-test-vps\"\n[hosts.here]\nlocal = true\n\n[artefacts.slow]\nhost = \"vps\"\npath = \"{root}/slow/slow.txt\"\ncommand = \"sleep {marker}; echo x\"\n\n[artefacts.quick]\nhost = \"here\"\npath = \"{local_out}/quick.txt\"\ncommand = \"sleep 2; echo y\"\n"
+    ));
+    let (child, tmp) = spawn_apply(
+        &t,
+        &["apply", "--yes", "--report-dir", "reports", "plan.toml"],
+    );
+    let (status, stderr) = lose_connection_when(&t, child, &tmp, &marker);
+    assert_eq!(status, Some(1), "{stderr}");
     let rep = report(&t.local.path().join("reports"));
     assert_eq!(rep["result"], "failed");
     let slow = step(&rep, "artefact.slow");
@@ -352,7 +388,7 @@ fn stack_a_connection_lost_mid_apply_is_an_unknown_outcome_not_a_crash() {
     wait_for(
         "the step to end on the host",
         Duration::from_secs(60),
-        || pids_with(&marker).is_empty(),
+        || sleeping(&marker).is_empty(),
     );
     // A new connection sees what is missing.
     let r = t.expect(&["plan", "plan.toml"], 0);
@@ -362,4 +398,71 @@ fn stack_a_connection_lost_mid_apply_is_an_unknown_outcome_not_a_crash() {
         "{}",
         r.stdout
     );
+}
+
+/// An ephemeral container left by an apply whose connection died (its
+/// teardown never ran) is found by its labels: the next plan removes it,
+/// even though an earlier test of the same dump passed, and the next apply
+/// does, keeping that test's evidence.
+#[test]
+fn stack_an_ephemeral_container_left_by_a_lost_apply_is_removed_next_time() {
+    let s = stack();
+    let t = StackTest::new("hostloss-leftover");
+    let pid = std::process::id();
+    let name = format!("hl-left-{pid}");
+    let marker = format!("7.{pid}");
+    let root = &t.remote_root;
+    t.plan(&format!(
+        r#"[hosts.vps]
+ssh = "cutter-test-vps"
+
+[artefacts.backup]
+path = "{root}/bk/backup.txt"
+command = "echo backup"
+
+[containers.rt]
+name = "{name}"
+image = "{{{{ env.CUTTER_PG_IMAGE }}}}"
+lifecycle = "ephemeral"
+env = {{ POSTGRES_HOST_AUTH_METHOD = "trust" }}
+restore = {{ artefact = "backup", command = "sleep {marker}; cat" }}
+"#
+    ));
+    let exists = || {
+        String::from_utf8_lossy(&s.ssh("docker ps -a --format '{{.Names}}'").stdout)
+            .lines()
+            .any(|l| l == name)
+    };
+    t.expect(&["apply", "--yes", "plan.toml"], 0);
+    assert!(!exists(), "torn down after its test");
+    let evidence = || {
+        s.ssh(&format!("cat '{root}/bk/backup.txt.restore-test.rt.json'"))
+            .stdout
+    };
+    let passed = evidence();
+    assert!(String::from_utf8_lossy(&passed).contains("\"passed\":true"));
+    // The test runs again on request, and its connection dies during the
+    // restore: the container stays.
+    let (child, tmp) = spawn_apply(&t, &["apply", "--yes", "--replace", "rt", "plan.toml"]);
+    let (status, stderr) = lose_connection_when(&t, child, &tmp, &marker);
+    assert_eq!(status, Some(1), "{stderr}");
+    assert!(exists(), "the lost apply left its container");
+
+    let r = t.expect(&["plan", "--detailed-exitcode", "plan.toml"], 2);
+    assert!(r.stdout.contains("destroy  teardown.rt"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(&format!("leftover: `{name}`")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("unchanged: artefact.backup, container.rt"),
+        "{}",
+        r.stdout
+    );
+    t.expect(&["apply", "--yes", "plan.toml"], 0);
+    assert!(!exists(), "the leftover is removed");
+    assert_eq!(evidence(), passed, "removing a leftover records no test");
+    t.expect(&["plan", "--detailed-exitcode", "plan.toml"], 0);
 }

@@ -16,18 +16,19 @@ use std::time::Duration;
 
 use miette::{Result, miette};
 
+use super::locks::Locks;
+use super::saved::{check_contract, pending_steps};
 use super::session::Session;
 use super::{
     check_target, confirm, conflict_error, emit, read_json_file, replace_set, warn_unused,
 };
-use crate::apply::{self, lock};
+use crate::apply;
 use crate::cli::{Format, Inputs};
 use crate::diff::{self, Diff};
 use crate::exit_status::ExitStatus;
 use crate::observe;
 use crate::plan::{self, VarOverrides};
 use crate::printer::{Printer, Verb};
-use crate::remote::Transport;
 use crate::render::{self, PlanView};
 use crate::report;
 
@@ -203,73 +204,6 @@ struct Confirmed {
 struct Times {
     started: chrono::DateTime<chrono::Utc>,
     finished: chrono::DateTime<chrono::Utc>,
-}
-
-/// The hosts' apply locks this apply took.
-struct Locks {
-    holder: String,
-    held: Vec<Arc<dyn Transport>>,
-    /// The apply generation each host had when its lock was taken; `None`
-    /// for a lock this apply already held through another plan host.
-    generations: HashMap<String, Option<String>>,
-}
-
-impl Locks {
-    /// Take each host's lock, waiting up to `wait`; on an error, release
-    /// those already taken.
-    async fn take(
-        session: &Session<'_>,
-        wait: Option<Duration>,
-        printer: &Printer,
-    ) -> Result<Locks> {
-        let mut locks = Locks {
-            holder: lock::holder(&session.plan.file.display().to_string()),
-            held: Vec::new(),
-            generations: HashMap::new(),
-        };
-        // Only observed hosts: nothing runs on the others.
-        let observed = session
-            .transports
-            .iter()
-            .filter(|(h, _)| session.states.contains_key(*h))
-            .map(|(_, t)| t);
-        for t in observed {
-            match lock::acquire(t.as_ref(), &locks.holder, wait.unwrap_or_default(), printer).await
-            {
-                Ok(lock::Acquired::Taken { generation }) => {
-                    locks.held.push(t.clone());
-                    locks.generations.insert(t.host().to_string(), generation);
-                }
-                Ok(lock::Acquired::AlreadyHeld) => {
-                    locks.generations.insert(t.host().to_string(), None);
-                }
-                Err(e) => {
-                    locks.release().await;
-                    return Err(e.into());
-                }
-            }
-        }
-        Ok(locks)
-    }
-
-    /// Whether no apply can have run on any host since `states` were
-    /// observed: each observation saw no lock and the same generation the
-    /// lock's taking saw. Anything not proven so (no generation yet, a
-    /// lock shared by two plan hosts) counts as changed.
-    fn unchanged_since(&self, states: &HashMap<String, observe::HostState>) -> bool {
-        !self.generations.is_empty()
-            && self.generations.iter().all(|(host, at_lock)| {
-                states.get(host).is_some_and(|s| {
-                    s.lock.is_none() && at_lock.is_some() && s.generation == *at_lock
-                })
-            })
-    }
-
-    async fn release(&self) {
-        for t in &self.held {
-            lock::release(t.as_ref(), &self.holder).await;
-        }
-    }
 }
 
 /// The flag a first signal sets, and the task watching for signals.
@@ -617,84 +551,6 @@ fn finish(
     ))
 }
 
-/// A saved plan is a contract: the same target, the same steps, and for
-/// each step exactly the commands that were reviewed. Anything else (a
-/// different `--target`, a step added or removed, a command edited by hand
-/// or changed by a newer cutter) is refused.
-fn check_contract(
-    saved: &PlanView,
-    now: &PlanView,
-    target: Option<&str>,
-    path: &Path,
-) -> Result<()> {
-    let refuse = |what: String| {
-        Err(miette!(
-            code = "cutter::saved_plan_contract",
-            help = "run `cutter plan -o` again and review the new plan",
-            "the saved plan `{}` cannot be applied as reviewed: {what}",
-            path.display()
-        ))
-    };
-    if saved.target.as_deref() != target {
-        return refuse(format!(
-            "it was made for {}, this apply asks for {}",
-            saved
-                .target
-                .as_deref()
-                .map_or("the whole plan".to_string(), |t| format!("target `{t}`")),
-            target.map_or("the whole plan".to_string(), |t| format!("target `{t}`"))
-        ));
-    }
-    let steps = |v: &PlanView| -> std::collections::BTreeMap<String, (Vec<String>, Vec<String>)> {
-        v.hosts
-            .iter()
-            .flat_map(|h| h.changes.iter())
-            .map(|c| (c.step.clone(), (c.commands.clone(), c.bookkeeping.clone())))
-            .collect()
-    };
-    let (reviewed, current) = (steps(saved), steps(now));
-    for (step, commands) in &reviewed {
-        match current.get(step) {
-            None => return refuse(format!("step `{step}` would no longer run")),
-            Some(c) if c != commands => {
-                return refuse(format!(
-                    "the commands of step `{step}` differ from the reviewed ones"
-                ));
-            }
-            Some(_) => {}
-        }
-    }
-    if let Some(step) = current.keys().find(|s| !reviewed.contains_key(*s)) {
-        return refuse(format!("step `{step}` was not reviewed"));
-    }
-    // What the reviewer read: the words too (absent from older saved plans).
-    let words =
-        |v: &PlanView| -> std::collections::BTreeMap<String, Vec<render::describe::Detail>> {
-            v.hosts
-                .iter()
-                .flat_map(|h| h.changes.iter())
-                .map(|c| (c.step.clone(), c.description.clone()))
-                .collect()
-        };
-    let current_words = words(now);
-    for (step, said) in words(saved) {
-        if !said.is_empty() && current_words.get(&step) != Some(&said) {
-            return refuse(format!(
-                "the description of step `{step}` differs from the reviewed one"
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// The steps a plan view would run.
-fn pending_steps(view: &PlanView) -> BTreeSet<String> {
-    view.hosts
-        .iter()
-        .flat_map(|h| h.changes.iter().map(|c| c.step.clone()))
-        .collect()
-}
-
 /// Clear standing failures the operator dealt with; each must stand.
 async fn acknowledge(session: &mut Session<'_>, steps: &[String], printer: &Printer) -> Result<()> {
     for step in steps {
@@ -737,54 +593,4 @@ async fn acknowledge(session: &mut Session<'_>, steps: &[String], printer: &Prin
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn locks(at_lock: &[(&str, Option<&str>)]) -> Locks {
-        Locks {
-            holder: "me".into(),
-            held: Vec::new(),
-            generations: at_lock
-                .iter()
-                .map(|(h, g)| (h.to_string(), g.map(str::to_string)))
-                .collect(),
-        }
-    }
-
-    fn states(seen: &[(&str, Option<&str>, Option<&str>)]) -> HashMap<String, observe::HostState> {
-        seen.iter()
-            .map(|(h, lock, g)| {
-                (
-                    h.to_string(),
-                    observe::HostState {
-                        host: h.to_string(),
-                        lock: lock.map(str::to_string),
-                        generation: g.map(str::to_string),
-                        ..Default::default()
-                    },
-                )
-            })
-            .collect()
-    }
-
-    #[test]
-    fn an_observation_stands_only_when_proven_unchanged() {
-        let seen = states(&[("a", None, Some("g1")), ("b", None, Some("g2"))]);
-        assert!(locks(&[("a", Some("g1")), ("b", Some("g2"))]).unchanged_since(&seen));
-        // another apply ran on b in between
-        assert!(!locks(&[("a", Some("g1")), ("b", Some("g3"))]).unchanged_since(&seen));
-        // no generation yet, or a lock shared with another plan host
-        assert!(!locks(&[("a", Some("g1")), ("b", None)]).unchanged_since(&seen));
-        let fresh = states(&[("a", None, None)]);
-        assert!(!locks(&[("a", None)]).unchanged_since(&fresh));
-        // another apply held the lock while it was observed
-        let held = states(&[("a", Some("someone"), Some("g1"))]);
-        assert!(!locks(&[("a", Some("g1"))]).unchanged_since(&held));
-        // a host that was not observed
-        assert!(!locks(&[("c", Some("g1"))]).unchanged_since(&seen));
-        assert!(!locks(&[]).unchanged_since(&seen));
-    }
 }
