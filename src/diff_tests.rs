@@ -67,6 +67,7 @@ fn host_h(labels: Option<&[(&str, &str)]>) -> HostState {
                 .collect(),
             networks: Vec::new(),
             volumes: Vec::new(),
+            mount_sources: Vec::new(),
             published_ports: Vec::new(),
         });
     }
@@ -79,7 +80,7 @@ fn action(d: &Diff, step: &str) -> Action {
 
 fn diff_of(plan: &Plan, states: &HashMap<String, HostState>) -> Diff {
     let graph = StepGraph::build(plan);
-    diff(plan, &graph, states, chrono::Utc::now())
+    diff(plan, &graph, states, Utc::now())
 }
 
 #[test]

@@ -466,3 +466,40 @@ restore = {{ artefact = "backup", command = "sleep {marker}; cat" }}
     assert_eq!(evidence(), passed, "removing a leftover records no test");
     t.expect(&["plan", "--detailed-exitcode", "plan.toml"], 0);
 }
+
+/// A host that was not observed but declares protected resources may be
+/// the same machine as another host of the plan: apply writes nothing.
+#[test]
+fn nothing_is_applied_while_a_host_with_protection_is_not_observed() {
+    let t = Test::new();
+    let root = t.path().display().to_string();
+    let path = cutting_stat(t.path());
+    // A file there already, so that the probe of `here` is cut short.
+    std::fs::create_dir_all(t.path().join("cut")).unwrap();
+    std::fs::write(t.path().join("cut/a.txt"), "a\n").unwrap();
+    let t = t.plan(&format!(
+        "[hosts.here]\nlocal = true\n[hosts.here.protected]\npaths = [\"{root}/prod\"]\n[hosts.there]\nlocal = true\n\n[artefacts.a]\nhost = \"here\"\npath = \"{root}/cut/a.txt\"\ncommand = \"echo a\"\n\n[artefacts.b]\nhost = \"there\"\npath = \"{root}/fine/b.txt\"\ncommand = \"echo b\"\n"
+    ));
+    let home = t.path().display().to_string();
+    let env: Vec<(String, String)> = [
+        ("NO_COLOR", "1"),
+        ("HOME", home.as_str()),
+        ("PATH", path.as_str()),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let args: Vec<String> = ["apply", "--yes", "plan.toml"]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    let r = run_in(t.path(), &args, &env, true);
+    no_panic(&r);
+    assert_eq!(r.status, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        flat(&r.stderr).contains("host `here` was not observed and declares protected resources"),
+        "{}",
+        r.stderr
+    );
+    assert!(!t.path().join("fine/b.txt").exists(), "nothing is applied");
+}

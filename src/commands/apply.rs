@@ -277,6 +277,23 @@ impl Run<'_, '_> {
             emit(&view, Format::Text, "cutter apply", false, printer)?;
             return Err(conflict_error(&diff));
         }
+        // What a host not observed protects cannot be merged into a host
+        // that may be the same machine (see `protect`): apply nothing.
+        let session = &*self.session;
+        if let Some(h) = session.unobserved.keys().find(|h| {
+            session
+                .plan
+                .hosts
+                .get(*h)
+                .is_some_and(|x| !x.protected.is_empty())
+        }) {
+            emit(&view, Format::Text, "cutter apply", false, printer)?;
+            return Err(miette!(
+                code = "cutter::unobserved",
+                help = "make the host reachable and apply again",
+                "host `{h}` was not observed and declares protected resources: another host of the plan may be the same machine, so nothing is applied"
+            ));
+        }
         if !diff.has_work() {
             if !diff.standing.is_empty() || !self.session.unobserved.is_empty() {
                 emit(&view, Format::Text, "cutter apply", false, printer)?;
