@@ -400,13 +400,31 @@ fn stack_a_connection_lost_mid_apply_is_an_unknown_outcome_not_a_crash() {
     );
 }
 
+/// A command on the stack's host that must succeed; a connection the
+/// loaded server drops (ssh's 255) is tried again.
+fn ssh_ok(command: &str) -> Vec<u8> {
+    for _ in 0..5 {
+        let out = stack().ssh(command);
+        if out.status.success() {
+            return out.stdout;
+        }
+        assert_eq!(
+            out.status.code(),
+            Some(255),
+            "`{command}`: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    panic!("`{command}`: no connection to the stack's host");
+}
+
 /// An ephemeral container left by an apply whose connection died (its
 /// teardown never ran) is found by its labels: the next plan removes it,
 /// even though an earlier test of the same dump passed, and the next apply
 /// does, keeping that test's evidence.
 #[test]
 fn stack_an_ephemeral_container_left_by_a_lost_apply_is_removed_next_time() {
-    let s = stack();
     let t = StackTest::new("hostloss-leftover");
     let pid = std::process::id();
     let name = format!("hl-left-{pid}");
@@ -429,18 +447,16 @@ restore = {{ artefact = "backup", command = "sleep {marker}; cat" }}
 "#
     ));
     let exists = || {
-        String::from_utf8_lossy(&s.ssh("docker ps -a --format '{{.Names}}'").stdout)
+        String::from_utf8_lossy(&ssh_ok("docker ps -a --format '{{.Names}}'"))
             .lines()
             .any(|l| l == name)
     };
     t.expect(&["apply", "--yes", "plan.toml"], 0);
     assert!(!exists(), "torn down after its test");
-    let evidence = || {
-        s.ssh(&format!("cat '{root}/bk/backup.txt.restore-test.rt.json'"))
-            .stdout
-    };
+    let evidence = || ssh_ok(&format!("cat '{root}/bk/backup.txt.restore-test.rt.json'"));
     let passed = evidence();
-    assert!(String::from_utf8_lossy(&passed).contains("\"passed\":true"));
+    let text = String::from_utf8_lossy(&passed).into_owned();
+    assert!(text.contains("\"passed\":true"), "evidence: {text:?}");
     // The test runs again on request, and its connection dies during the
     // restore: the container stays.
     let (child, tmp) = spawn_apply(&t, &["apply", "--yes", "--replace", "rt", "plan.toml"]);
