@@ -33,6 +33,10 @@ pub enum Action {
     Destroy,
     /// In the way and not cutter's: apply refuses.
     Conflict,
+    /// Its host could not be observed (unreachable, or the observation
+    /// failed): whether anything is needed there is not known, and apply
+    /// runs nothing there.
+    Unknown,
 }
 
 impl Action {
@@ -45,6 +49,7 @@ impl Action {
             Action::Run => "run",
             Action::Destroy => "destroy",
             Action::Conflict => "conflict",
+            Action::Unknown => "unknown",
         }
     }
 }
@@ -89,6 +94,10 @@ impl Diff {
     pub fn conflicts(&self) -> impl Iterator<Item = &Change> {
         self.changes.iter().filter(|c| c.action == Action::Conflict)
     }
+    /// Whether apply has something to run on the hosts that were observed.
+    pub fn has_work(&self) -> bool {
+        self.pending().any(|c| c.action != Action::Unknown)
+    }
     pub fn get(&self, step: &str) -> Option<&Change> {
         self.changes.iter().find(|c| c.step == step)
     }
@@ -120,12 +129,14 @@ pub fn diff_replacing(
 ) -> Diff {
     let mut actions: HashMap<String, (Action, Vec<String>)> = HashMap::new();
     for a in plan.artefacts.values() {
-        let mut act = artefact_action(a, &states[&a.host], now);
+        // A host that was not observed gets no action here: its steps are
+        // all unknown (below).
+        let Some(state) = states.get(&a.host) else {
+            continue;
+        };
+        let mut act = artefact_action(a, state, now);
         if replace.contains(&a.name) {
-            let exists = states[&a.host]
-                .artefacts
-                .get(&a.name)
-                .and_then(|s| s.newest.as_ref());
+            let exists = state.artefacts.get(&a.name).and_then(|s| s.newest.as_ref());
             act = match (act.0, exists) {
                 (_, None) => act,
                 (Action::Conflict, Some(f)) => (
@@ -144,12 +155,15 @@ pub fn diff_replacing(
         actions.insert(format!("artefact.{}", a.name), act);
     }
     for c in plan.containers.values() {
+        let Some(state) = states.get(&c.host) else {
+            continue;
+        };
         let artefact_changes = c
             .restore
             .as_ref()
             .and_then(|r| actions.get(&format!("artefact.{}", r.artefact)))
             .is_some_and(|(a, _)| *a != Action::Noop);
-        let mut act = container_action(plan, c, &states[&c.host], artefact_changes);
+        let mut act = container_action(plan, c, state, artefact_changes);
         if replace.contains(&c.name) && act.0 != Action::Conflict {
             act = match (c.lifecycle, act.0) {
                 (Lifecycle::Ephemeral, _) => (
@@ -171,19 +185,28 @@ pub fn diff_replacing(
     // A reference to a container cutter does not own must resolve, the way
     // Docker resolves it, to exactly one container that is not cutter's.
     for a in plan.artefacts.values() {
-        if let Some(problem) = external_problem(&states[&a.host], &a.place) {
+        if let Some(problem) = states
+            .get(&a.host)
+            .and_then(|state| external_problem(state, &a.place))
+        {
             actions.insert(
                 format!("artefact.{}", a.name),
                 (Action::Conflict, vec![problem]),
             );
         }
     }
-    let any_work = actions.values().any(|(a, _)| *a != Action::Noop);
+    let leftovers = leftovers(plan, states, &actions);
+    let any_work = !leftovers.is_empty() || actions.values().any(|(a, _)| *a != Action::Noop);
+    // What was decided for a step; a step of a host that was not observed
+    // is unknown.
+    let action_of =
+        |id: &str, host: &str| actions.get(id).cloned().unwrap_or_else(|| unknown(host));
     let mut changes = Vec::new();
     for n in graph.order() {
         let step = &graph.graph[n];
         let (action, reasons) = match step.kind {
-            StepKind::Artefact | StepKind::Container => actions[&step.id].clone(),
+            _ if !states.contains_key(&step.host) => unknown(&step.host),
+            StepKind::Artefact | StepKind::Container => action_of(&step.id, &step.host),
             StepKind::Check
                 if states
                     .get(&step.host)
@@ -195,10 +218,13 @@ pub fn diff_replacing(
                 )
             }
             StepKind::Check => {
-                let check = &plan.checks[&step.resource];
-                match &check.own_container().map(str::to_string) {
-                    Some(c) => match &actions[&format!("container.{c}")] {
-                        (Action::Noop | Action::Conflict, _) => {
+                let own = plan
+                    .checks
+                    .get(&step.resource)
+                    .and_then(|k| k.own_container().map(str::to_string));
+                match own {
+                    Some(c) => match action_of(&format!("container.{c}"), &step.host) {
+                        (Action::Noop | Action::Conflict | Action::Unknown, _) => {
                             (Action::Noop, vec![format!("container `{c}` is unchanged")])
                         }
                         _ => (Action::Run, vec![format!("container `{c}` is (re)made")]),
@@ -208,12 +234,14 @@ pub fn diff_replacing(
                 }
             }
             StepKind::Prune => {
-                let a = &plan.artefacts[&step.resource];
                 let remade = !matches!(
-                    actions[&format!("artefact.{}", a.name)].0,
-                    Action::Noop | Action::Conflict
+                    action_of(&format!("artefact.{}", step.resource), &step.host).0,
+                    Action::Noop | Action::Conflict | Action::Unknown
                 );
-                let doomed = prune_list(a, &states[&a.host], now, remade);
+                let doomed = match (plan.artefacts.get(&step.resource), states.get(&step.host)) {
+                    (Some(a), Some(state)) => prune_list(a, state, now, remade),
+                    _ => Vec::new(),
+                };
                 if doomed.is_empty() {
                     (Action::Noop, vec!["nothing older to delete".into()])
                 } else {
@@ -225,16 +253,21 @@ pub fn diff_replacing(
                     (Action::Destroy, reasons)
                 }
             }
-            StepKind::Teardown => match &actions[&format!("container.{}", step.resource)] {
-                (Action::Run | Action::Create | Action::Replace, _) => (
-                    Action::Destroy,
-                    vec![
-                        "ephemeral: removed with its volume after its checks, even if one fails"
-                            .into(),
-                    ],
-                ),
-                _ => (Action::Noop, vec![]),
-            },
+            StepKind::Teardown => {
+                match action_of(&format!("container.{}", step.resource), &step.host) {
+                    (Action::Run | Action::Create | Action::Replace, _) => (
+                        Action::Destroy,
+                        vec![
+                            "ephemeral: removed with its volume after its checks, even if one fails"
+                                .into(),
+                        ],
+                    ),
+                    _ => match leftovers.get(&step.resource) {
+                        Some(why) => (Action::Destroy, vec![why.clone()]),
+                        None => (Action::Noop, vec![]),
+                    },
+                }
+            }
             StepKind::GuardBefore | StepKind::GuardAfter if any_work => {
                 (Action::Run, vec!["proves production untouched".into()])
             }
@@ -253,6 +286,59 @@ pub fn diff_replacing(
     }
     let standing = standing(plan, states);
     Diff { changes, standing }
+}
+
+/// The action and reason of every step of a host that was not observed.
+fn unknown(host: &str) -> (Action, Vec<String>) {
+    (
+        Action::Unknown,
+        vec![format!(
+            "host `{host}` was not observed: whether this step is needed is unknown, and apply runs nothing there"
+        )],
+    )
+}
+
+/// Ephemeral containers whose restore test needs no new run but that an
+/// earlier apply left behind (killed, or its connection lost before the
+/// teardown): cutter's own (managed label), made for this resource of this
+/// plan (`cutter.resource`, `cutter.plan` labels). Their teardown removes
+/// them; by container name, the reason.
+fn leftovers(
+    plan: &Plan,
+    states: &HashMap<String, HostState>,
+    actions: &HashMap<String, (Action, Vec<String>)>,
+) -> HashMap<String, String> {
+    let plan_file = plan.canonical_file();
+    let mut out = HashMap::new();
+    for c in plan.containers.values() {
+        let quiet = actions
+            .get(&format!("container.{}", c.name))
+            .is_some_and(|(a, _)| *a == Action::Noop);
+        if c.lifecycle != Lifecycle::Ephemeral || !quiet {
+            continue;
+        }
+        let found = states
+            .get(&c.host)
+            .and_then(|s| s.docker.as_ref())
+            .and_then(|d| d.container(&c.docker_name));
+        let Some(e) = found else { continue };
+        let label = |k: &str| e.labels.get(k).map(String::as_str);
+        if label(MANAGED_LABEL) == Some("true")
+            && label("cutter.resource") == Some(c.name.as_str())
+            && label("cutter.plan") == Some(plan_file.as_str())
+        {
+            out.insert(
+                c.name.clone(),
+                format!(
+                    "leftover: `{}` ({}, {}) of an earlier apply of this plan is still there: it is removed with its volume",
+                    c.docker_name,
+                    short(&e.id),
+                    e.state
+                ),
+            );
+        }
+    }
+    out
 }
 
 /// When a file was taken: from its name if it carries a timestamp, else its mtime.
@@ -364,7 +450,10 @@ fn container_action(
     if let Some(e) = existing
         && e.labels.get(MANAGED_LABEL).map(String::as_str) != Some("true")
     {
-        let protected = plan.hosts[&c.host].protected.covers(e);
+        let protected = plan
+            .hosts
+            .get(&c.host)
+            .is_some_and(|h| h.protected.covers(e));
         return (
             Action::Conflict,
             vec![format!(
@@ -560,3 +649,7 @@ pub fn prune_list(a: &Artefact, host: &HostState, now: DateTime<Utc>, remade: bo
         .map(|(_, (_, p, _))| (*p).clone())
         .collect()
 }
+
+#[cfg(test)]
+#[path = "diff_tests.rs"]
+mod tests;

@@ -50,7 +50,9 @@ pub enum Outcome {
     /// Every step ran and succeeded.
     #[serde(rename = "applied")]
     Applied,
-    /// A step failed, or was skipped because one it needs failed.
+    /// A step failed, was skipped because one it needs failed, or has an
+    /// unknown outcome (its host was lost); or a host could not be observed
+    /// after the apply, so the report lacks its evidence.
     #[serde(rename = "failed")]
     Failed,
     /// A signal stopped the apply before every step had run.
@@ -87,6 +89,10 @@ pub struct HostReport {
     pub identity: Option<String>,
     pub artefacts: Vec<ArtefactReport>,
     pub containers: Vec<ContainerReport>,
+    /// Why the host could not be observed after the apply, when it could
+    /// not: what it holds is then unknown, and its lists are empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unobserved: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -167,6 +173,13 @@ pub fn build(
     let mut hosts = Vec::new();
     for host in plan.used_hosts() {
         let Some(state) = after.get(&host.name) else {
+            hosts.push(HostReport {
+                name: host.name.clone(),
+                identity: None,
+                artefacts: Vec::new(),
+                containers: Vec::new(),
+                unobserved: Some("not observed after the apply".into()),
+            });
             continue;
         };
         let artefacts = plan
@@ -259,6 +272,7 @@ pub fn build(
             identity: None,
             artefacts,
             containers,
+            unobserved: None,
         });
     }
     let steps: Vec<StepReport> = outcomes
@@ -280,12 +294,14 @@ pub fn build(
     not_done.push("nothing cutter did not create was stopped, removed or overwritten".into());
     let result = if interrupted {
         Outcome::Interrupted
+    } else if outcomes.iter().any(|o| o.status != Status::Ok)
+        || hosts.iter().any(|h| h.unobserved.is_some())
+    {
+        Outcome::Failed
     } else if outcomes.is_empty() {
         Outcome::NothingToDo
-    } else if outcomes.iter().all(|o| o.status == Status::Ok) {
-        Outcome::Applied
     } else {
-        Outcome::Failed
+        Outcome::Applied
     };
     Report {
         format_version: 1,
@@ -317,10 +333,10 @@ pub fn unfinished(outcomes: &[StepOutcome]) -> Vec<String> {
             format!(
                 "{} {}: {}",
                 o.step,
-                if o.status == Status::Failed {
-                    "failed"
-                } else {
-                    "skipped"
+                match o.status {
+                    Status::Failed => "failed",
+                    Status::Unknown => "has an unknown outcome",
+                    _ => "skipped",
                 },
                 o.error.as_deref().unwrap_or("")
             )
@@ -343,6 +359,13 @@ pub fn markdown(r: &Report) -> String {
         let _ = writeln!(s, "## host `{}`\n", h.name);
         if let Some(id) = &h.identity {
             let _ = writeln!(s, "Identity: {id}\n");
+        }
+        if let Some(why) = &h.unobserved {
+            let _ = writeln!(
+                s,
+                "**Not observed after the apply** ({}): what this host holds now is unknown.\n",
+                why.replace('\n', " ")
+            );
         }
         if !h.artefacts.is_empty() {
             s.push_str("### artefacts (observed after apply)\n\n| artefact | path | size (bytes) | SHA-256 | in SHA256SUMS | taken (UTC) |\n|---|---|---|---|---|---|\n");
@@ -548,6 +571,11 @@ pub async fn copy_to_host(
     json: &Path,
     sig: Option<&Path>,
 ) -> Result<(), String> {
+    let protected = &plan
+        .hosts
+        .get(host)
+        .ok_or_else(|| format!("host `{host}` is not in the plan"))?
+        .protected;
     let mut pairs = vec![(
         file.to_string(),
         std::fs::read(json).map_err(|e| e.to_string())?,
@@ -565,10 +593,8 @@ pub async fn copy_to_host(
             "trap '{}' EXIT; trap 'exit 130' INT TERM HUP",
             crate::host::DROP_TEMPS
         ));
-        s.commands.push(crate::host::enter(
-            dir,
-            plan.hosts[host].protected.real_paths(),
-        ));
+        s.commands
+            .push(crate::host::enter(dir, protected.real_paths()));
         s.commands.push(crate::host::write_stdin(&leaf));
         let out = t
             .run(&s.body(), Some(bytes))

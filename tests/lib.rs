@@ -19,6 +19,7 @@ mod fuzz;
 mod host_boundary;
 mod host_faults;
 mod host_primitives;
+mod hostloss;
 mod init;
 mod inputs;
 mod isolation;

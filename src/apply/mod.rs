@@ -11,6 +11,7 @@
 //! 4. release the locks; the caller re-observes and writes the report.
 
 pub mod failures;
+mod interpret;
 pub mod lock;
 pub mod script;
 pub mod step;
@@ -27,11 +28,12 @@ use tokio::task::JoinSet;
 
 use crate::diff::{Action, Diff};
 use crate::graph::{StepGraph, StepKind};
-use crate::observe::{self, ContainerInfo, HostState};
-use crate::plan::{CheckKind, GuardKind, Plan, SecretSource};
+use crate::observe::{self, HostState};
+use crate::plan::{Plan, SecretSource};
 use crate::printer::{Printer, Verb};
 use crate::remote::{Output, Transport};
 
+pub use interpret::parse_rowcounts;
 pub use script::Script;
 pub use step_result::StepResult;
 
@@ -54,6 +56,9 @@ pub enum Status {
     Ok,
     Failed,
     Skipped,
+    /// What the step did on its host is not known: the host was not
+    /// observed, or the connection to it was lost (before or while it ran).
+    Unknown,
 }
 
 #[derive(Debug, Clone)]
@@ -119,7 +124,7 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
     let mut done: HashMap<NodeIndex, Status> = HashMap::new();
     let mut outcomes: Vec<StepOutcome> = Vec::new();
     let mut state = RunState::default();
-    let mut set: JoinSet<(NodeIndex, StepOutcome)> = JoinSet::new();
+    let mut set: JoinSet<(NodeIndex, StepOutcome, Option<String>)> = JoinSet::new();
     let mut running: HashMap<NodeIndex, Running> = HashMap::new();
     let mut last_beat = Instant::now();
 
@@ -131,7 +136,9 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
             if running.len() >= opts.parallelism.max(1) {
                 break;
             }
-            let n = waiting[&key];
+            let Some(&n) = waiting.get(&key) else {
+                continue;
+            };
             let deps: Vec<NodeIndex> = ctx
                 .graph
                 .dependencies(n)
@@ -142,6 +149,14 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
                 continue;
             }
             let step = ctx.graph.graph[n].clone();
+            if let Some(why) = out_of_reach(ctx, &state, &step.id, &step.host) {
+                waiting.remove(&key);
+                ctx.printer
+                    .status(Verb::Skipped, &format!("{} ({why})", step.id));
+                done.insert(n, Status::Unknown);
+                outcomes.push(outcome(ctx, &step.id, Status::Unknown, 0.0, Some(why)));
+                continue;
+            }
             let always = matches!(step.kind, StepKind::Teardown | StepKind::GuardAfter);
             let failed_dep = deps
                 .iter()
@@ -181,7 +196,10 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
                 verb(action, step.kind),
                 &format!("{} on {}", step.id, step.host),
             );
-            let transport = ctx.transports[&step.host].clone();
+            let Some(transport) = ctx.transports.get(&step.host).cloned() else {
+                // `out_of_reach` saw a connection: not expected, never a panic.
+                continue;
+            };
             let mut base = outcome(ctx, &step.id, Status::Ok, 0.0, None);
             base.production_ops = job.production_ops.clone();
             running.insert(
@@ -199,6 +217,7 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
             set.spawn(async move {
                 let started = Instant::now();
                 let mut o = base;
+                let mut lost = None;
                 // The host ends the step at `limit`; this is the backstop for
                 // a host that cannot (dropping the command closes its
                 // lifeline, which ends the step's processes there).
@@ -238,15 +257,26 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
                             .push(String::from_utf8_lossy(&out.stdout).into_owned());
                     }
                     Err(e) => {
-                        o.status = Status::Failed;
+                        // No answer: whether the step finished on the host is
+                        // not known. The host is lost when it no longer
+                        // answers at all; then nothing more is run there.
+                        o.status = Status::Unknown;
                         let help = miette::Diagnostic::help(&e)
                             .map(|h| h.to_string())
                             .unwrap_or_default();
-                        o.error = Some(format!("{e}: {help}"));
+                        o.error = Some(format!(
+                            "{e}: {help}; whether it finished on the host is unknown (the next plan observes what it left)"
+                        ));
+                        if !answers(transport.as_ref()).await {
+                            lost = Some(format!(
+                                "the connection to host `{}` was lost during this apply",
+                                transport.host()
+                            ));
+                        }
                     }
                 }
                 o.seconds = started.elapsed().as_secs_f64();
-                (n, o)
+                (n, o, lost)
             });
         }
         if running.is_empty() {
@@ -278,7 +308,7 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
                         let (dir, glob) = r.progress.as_ref()?;
                         // The temporary's name is made on the host (`mktemp`): found by its glob.
                         let cmd = format!("stat -c %s -- {}/{} 2>/dev/null || echo 0", crate::shell::quote(dir), glob);
-                        let out = ctx.transports[&r.host].run(&cmd, None).await.ok()?;
+                        let out = ctx.transports.get(&r.host)?.run(&cmd, None).await.ok()?;
                         out.stdout_text().trim().parse::<u64>().ok()
                     }))
                     .await;
@@ -303,11 +333,18 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
             }
         };
         let Some(joined) = next else { break };
-        let (n, mut o) = joined.map_err(|e| miette::miette!("a step panicked: {e}"))?;
+        let (n, mut o, lost) = joined.map_err(|e| miette::miette!("a step panicked: {e}"))?;
         running.remove(&n);
+        if let Some(why) = lost
+            && !state.lost.contains_key(&o.host)
+        {
+            ctx.printer
+                .warn(&format!("{why}: its remaining steps are not run"));
+            state.lost.insert(o.host.clone(), why);
+        }
         let raw_stdout = std::mem::take(&mut o.evidence);
-        interpret(
-            ctx,
+        interpret::interpret(
+            ctx.plan,
             &mut state,
             &mut o,
             raw_stdout.first().map(String::as_str).unwrap_or(""),
@@ -317,8 +354,13 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
                 .printer
                 .status(Verb::Finished, &format!("{} in {:.2}s", o.step, o.seconds)),
             _ => ctx.printer.error(&format!(
-                "{} failed after {:.2}s: {}",
+                "{} {} after {:.2}s: {}",
                 o.step,
+                if o.status == Status::Unknown {
+                    "has an unknown outcome"
+                } else {
+                    "failed"
+                },
                 o.seconds,
                 o.error.as_deref().unwrap_or("")
             )),
@@ -328,6 +370,31 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
     }
     ctx.printer.clear();
     Ok(outcomes)
+}
+
+/// Why step `id` cannot run on `host`, if it cannot: the host was not
+/// observed, or its connection was lost earlier in this apply.
+fn out_of_reach(ctx: &Context<'_>, state: &RunState, id: &str, host: &str) -> Option<String> {
+    if let Some(why) = state.lost.get(host) {
+        return Some(format!("not run: {why}"));
+    }
+    let unobserved = ctx
+        .diff
+        .get(id)
+        .is_some_and(|c| c.action == Action::Unknown);
+    if unobserved || !ctx.transports.contains_key(host) {
+        return Some(format!("not run: host `{host}` was not observed"));
+    }
+    None
+}
+
+/// Whether the host still answers a trivial command within 20 s.
+async fn answers(transport: &dyn Transport) -> bool {
+    let ping = transport.run("true", None);
+    matches!(
+        tokio::time::timeout(Duration::from_secs(20), ping).await,
+        Ok(Ok(out)) if out.success()
+    )
 }
 
 fn verb(action: Action, kind: StepKind) -> Verb {
@@ -387,6 +454,9 @@ struct RunState {
     produced: HashMap<String, String>,
     /// Guard name → its "before" reading.
     guard_before: HashMap<String, String>,
+    /// Hosts whose connection was lost during this apply, with how: their
+    /// remaining steps are not run.
+    lost: HashMap<String, String>,
 }
 
 fn resolve_secrets(ctx: &Context<'_>) -> miette::Result<HashMap<String, Vec<(String, String)>>> {
@@ -441,9 +511,8 @@ fn build(
     let node = &ctx.graph.graph[ctx.graph.node(id).unwrap()];
     if node.kind == StepKind::Teardown {
         let plan = ctx.plan;
-        let c = &plan.containers[&node.resource];
-        if let Some(r) = &c.restore
-            && let Some(file) = inputs.artefact_file(&r.artefact)
+        if let Some(c) = plan.containers.get(&node.resource)
+            && let Some(file) = inputs.tested_file(&c.name)
         {
             let container_step = outcomes
                 .iter()
@@ -452,7 +521,8 @@ fn build(
                 .iter()
                 .filter(|o| {
                     o.kind == StepKind::Check
-                        && plan.checks[&o.resource].own_container() == Some(&c.name)
+                        && plan.checks.get(&o.resource).and_then(|k| k.own_container())
+                            == Some(c.name.as_str())
                 })
                 .collect();
             let passed = container_step.is_some_and(|o| o.status == Status::Ok)
@@ -476,238 +546,4 @@ fn build(
         }
     }
     Ok(s)
-}
-
-/// Judge a finished step's results: checks compare, guards compare before and after.
-fn interpret(ctx: &Context<'_>, state: &mut RunState, o: &mut StepOutcome, stdout: &str) {
-    let plan = ctx.plan;
-    match o.kind {
-        StepKind::Artefact if o.status == Status::Ok => {
-            if let Some(w) = o.result.written() {
-                state.produced.insert(o.resource.clone(), w.path.clone());
-            }
-        }
-        StepKind::Container => {
-            if let Some(restore) = o.result.restore() {
-                let (code, stderr) = (restore.exit, restore.stderr.clone());
-                let c = &plan.containers[&o.resource];
-                let r = c
-                    .restore
-                    .as_ref()
-                    .expect("restore results come from a restore");
-                let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("error:")).collect();
-                let untolerated: Vec<&str> = errors
-                    .iter()
-                    .copied()
-                    .filter(|l| !r.tolerated_errors.iter().any(|t| l.contains(t.as_str())))
-                    .collect();
-                let ok = r.ok_exit_codes.contains(&code)
-                    || (!errors.is_empty() && untolerated.is_empty());
-                o.evidence.push(format!(
-                    "restore exit code {code} ({}){}",
-                    if code == 0 {
-                        "clean"
-                    } else if ok {
-                        "non-fatal: only tolerated errors"
-                    } else {
-                        "fatal"
-                    },
-                    if stderr.trim().is_empty() {
-                        String::new()
-                    } else {
-                        format!("\n{}", stderr.trim())
-                    }
-                ));
-                if !ok && o.status == Status::Ok {
-                    o.status = Status::Failed;
-                    o.error = Some(format!(
-                        "restore into `{}` exited {code}: {}",
-                        c.docker_name,
-                        untolerated.first().copied().unwrap_or("(no error line)")
-                    ));
-                }
-            }
-        }
-        StepKind::Check if o.status == Status::Ok => {
-            let k = &plan.checks[&o.resource];
-            let read = o.result.check();
-            let raw = read.result.unwrap_or_default();
-            let result = raw.trim().to_string();
-            let (ok, evidence) = match &k.kind {
-                CheckKind::Equals { expect, .. } => (
-                    result == expect.trim(),
-                    vec![format!("expected `{}`, saw `{result}`", expect.trim())],
-                ),
-                CheckKind::SameAs { other, .. } => {
-                    let theirs = read.other.unwrap_or_default().trim().to_string();
-                    (
-                        result == theirs,
-                        vec![format!(
-                            "`{}` gave `{result}`, `{}` gave `{theirs}`",
-                            place_name(plan, &k.place),
-                            place_name(plan, other)
-                        )],
-                    )
-                }
-                CheckKind::Rowcounts { tables, artefact } => {
-                    let snapshot = parse_rowcounts(read.snapshot.as_deref().unwrap_or_default());
-                    let seen = parse_rowcounts(&raw);
-                    let mut ok = true;
-                    let mut ev = Vec::new();
-                    for t in tables {
-                        let (want, got) = (snapshot.get(t), seen.get(t));
-                        let same = want.is_some() && want == got;
-                        ok &= same;
-                        ev.push(format!(
-                            "{t}: snapshot `{artefact}` {}, restored {} {}",
-                            want.map_or("absent".into(), |v| v.to_string()),
-                            got.map_or("absent".into(), |v| v.to_string()),
-                            if same { "PASS" } else { "FAIL" }
-                        ));
-                    }
-                    let passed = ev.iter().filter(|e| e.ends_with("PASS")).count();
-                    ev.insert(0, format!("{passed}/{} tables match", tables.len()));
-                    (ok, ev)
-                }
-            };
-            o.evidence = evidence;
-            if !ok {
-                o.status = Status::Failed;
-                o.error = Some(format!(
-                    "check `{}` failed: {}",
-                    o.resource,
-                    o.evidence.join("; ")
-                ));
-            }
-        }
-        StepKind::GuardBefore if o.status == Status::Ok => {
-            let reading = guard_reading(plan, &o.resource, stdout);
-            o.evidence = vec![reading.clone()];
-            state.guard_before.insert(o.resource.clone(), reading);
-        }
-        StepKind::GuardAfter if o.status == Status::Ok => {
-            let after = guard_reading(plan, &o.resource, stdout);
-            match state.guard_before.get(&o.resource) {
-                Some(before) if *before == after => {
-                    o.evidence = vec![
-                        format!("before: {before}"),
-                        format!("after:  {after}"),
-                        "identical".into(),
-                    ]
-                }
-                Some(before) => {
-                    let diff = similar::TextDiff::from_lines(before.as_str(), after.as_str())
-                        .unified_diff()
-                        .header("before", "after")
-                        .to_string();
-                    o.status = Status::Failed;
-                    o.evidence = vec![format!("before: {before}"), format!("after:  {after}")];
-                    o.error = Some(format!(
-                        "guard `{}` failed: protected state changed during the apply\n{diff}",
-                        o.resource
-                    ));
-                }
-                None => {
-                    o.status = Status::Failed;
-                    o.error = Some(format!(
-                        "guard `{}` has no reading from before the apply",
-                        o.resource
-                    ));
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-/// A guard's reading, one line per protected thing, sorted.
-fn guard_reading(plan: &Plan, guard: &str, stdout: &str) -> String {
-    let g = &plan.guards[guard];
-    match &g.kind {
-        GuardKind::SchemaUnchanged { .. } => format!(
-            "schema sha256 {}",
-            stdout.split_whitespace().next().unwrap_or("")
-        ),
-        GuardKind::ProtectedUnchanged => {
-            let protected = &plan.hosts[&g.host].protected;
-            let mut parts = stdout.split(script::STATE_SEPARATOR);
-            let containers: Vec<ContainerInfo> =
-                observe::parse_inspect(parts.next().unwrap_or("")).unwrap_or_default();
-            let volumes: Vec<serde_json::Value> =
-                serde_json::from_str(parts.next().unwrap_or("[]").trim()).unwrap_or_default();
-            let networks: Vec<serde_json::Value> =
-                serde_json::from_str(parts.next().unwrap_or("[]").trim()).unwrap_or_default();
-            let mut lines: Vec<String> = containers
-                .iter()
-                .filter(|c| protected.covers(*c))
-                .map(|c| {
-                    format!(
-                        "{} id={} image={} state={} restarts={} started={}",
-                        c.name, c.id, c.image, c.state, c.restart_count, c.started_at
-                    )
-                })
-                .collect();
-            for name in &protected.containers {
-                if !containers
-                    .iter()
-                    .any(|c| crate::plan::Protected::names(name, c))
-                {
-                    lines.push(format!("{name} absent"));
-                }
-            }
-            let text = |v: &serde_json::Value, k: &str| {
-                v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string()
-            };
-            for name in &protected.volumes {
-                match volumes.iter().find(|v| text(v, "Name") == *name) {
-                    Some(v) => lines.push(format!(
-                        "volume {name} created={} mountpoint={}",
-                        text(v, "CreatedAt"),
-                        text(v, "Mountpoint")
-                    )),
-                    None => lines.push(format!("volume {name} absent")),
-                }
-            }
-            for name in &protected.networks {
-                match networks.iter().find(|n| text(n, "Name") == *name) {
-                    Some(n) => {
-                        let mut attached: Vec<String> = n
-                            .get("Containers")
-                            .and_then(|c| c.as_object())
-                            .map(|c| c.values().map(|x| text(x, "Name")).collect())
-                            .unwrap_or_default();
-                        attached.sort();
-                        lines.push(format!(
-                            "network {name} id={} containers={}",
-                            crate::diff::short(&text(n, "Id")),
-                            attached.join(",")
-                        ));
-                    }
-                    None => lines.push(format!("network {name} absent")),
-                }
-            }
-            lines.sort();
-            lines.join("\n")
-        }
-    }
-}
-
-/// `schema|table|rows` lines into `schema.table` → rows.
-pub fn parse_rowcounts(text: &str) -> HashMap<String, i64> {
-    text.lines()
-        .filter_map(|l| {
-            let mut parts = l.split('|');
-            let (s, t, n) = (parts.next()?, parts.next()?, parts.next()?);
-            Some((format!("{s}.{t}"), n.trim().parse().ok()?))
-        })
-        .collect()
-}
-
-/// The Docker name of a place, for evidence.
-fn place_name(plan: &Plan, place: &crate::plan::Place) -> String {
-    match place {
-        crate::plan::Place::Own(n) => plan.containers[n].docker_name.clone(),
-        crate::plan::Place::External(r) => r.clone(),
-        crate::plan::Place::Host => "the host".into(),
-    }
 }

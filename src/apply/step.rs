@@ -71,10 +71,9 @@ impl Inputs<'_> {
             return Some(p.clone());
         }
         let a = &self.plan.artefacts[name];
-        let remade = self
-            .diff
-            .get(&format!("artefact.{name}"))
-            .is_some_and(|c| !matches!(c.action, Action::Noop | Action::Conflict));
+        let remade = self.diff.get(&format!("artefact.{name}")).is_some_and(|c| {
+            !matches!(c.action, Action::Noop | Action::Conflict | Action::Unknown)
+        });
         if remade {
             return Some(a.path.render(self.now));
         }
@@ -85,14 +84,25 @@ impl Inputs<'_> {
             .map(|f| f.path.clone())
     }
 
+    /// The file whose restore test the teardown of container `name`
+    /// records: only when the container step runs in this apply (removing
+    /// a leftover of an earlier apply records nothing).
+    pub fn tested_file(&self, name: &str) -> Option<String> {
+        let runs = self
+            .diff
+            .get(&format!("container.{name}"))
+            .is_some_and(|c| matches!(c.action, Action::Run | Action::Create | Action::Replace));
+        let r = self.plan.containers.get(name)?.restore.as_ref()?;
+        runs.then(|| self.artefact_file(&r.artefact)).flatten()
+    }
+
     /// The older files retention deletes for artefact `name` in this run
     /// (`None` when its host was not observed).
     pub fn prune_files(&self, name: &str) -> Option<Vec<String>> {
         let a = &self.plan.artefacts[name];
-        let remade = self
-            .diff
-            .get(&format!("artefact.{name}"))
-            .is_some_and(|c| !matches!(c.action, Action::Noop | Action::Conflict));
+        let remade = self.diff.get(&format!("artefact.{name}")).is_some_and(|c| {
+            !matches!(c.action, Action::Noop | Action::Conflict | Action::Unknown)
+        });
         let host = self.states.get(&a.host)?;
         Some(crate::diff::prune_list(a, host, self.now, remade))
     }
@@ -168,9 +178,7 @@ pub fn build(
         StepKind::Teardown => {
             let c = &plan.containers[&step.resource];
             let mut s = script::teardown(c);
-            if let Some(r) = &c.restore
-                && let Some(file) = inputs.artefact_file(&r.artefact)
-            {
+            if let Some(file) = inputs.tested_file(&c.name) {
                 let w = script::write_evidence(plan, &c.host, &file, c)?;
                 s.setup.extend(w.setup);
                 s.commands.extend(w.commands);
@@ -188,7 +196,11 @@ pub fn build(
             let g = &plan.guards[&step.resource];
             match &g.kind {
                 GuardKind::ProtectedUnchanged => {
-                    script::protected_state(&plan.hosts[&step.host].protected)
+                    let host = plan
+                        .hosts
+                        .get(&step.host)
+                        .ok_or_else(|| format!("host `{}` is not in the plan", step.host))?;
+                    script::protected_state(&host.protected)
                 }
                 GuardKind::SchemaUnchanged {
                     container,

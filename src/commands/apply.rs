@@ -16,18 +16,19 @@ use std::time::Duration;
 
 use miette::{Result, miette};
 
+use super::locks::Locks;
+use super::saved::{check_contract, pending_steps};
 use super::session::Session;
 use super::{
     check_target, confirm, conflict_error, emit, read_json_file, replace_set, warn_unused,
 };
-use crate::apply::{self, lock};
+use crate::apply;
 use crate::cli::{Format, Inputs};
 use crate::diff::{self, Diff};
 use crate::exit_status::ExitStatus;
 use crate::observe;
 use crate::plan::{self, VarOverrides};
 use crate::printer::{Printer, Verb};
-use crate::remote::Transport;
 use crate::render::{self, PlanView};
 use crate::report;
 
@@ -178,7 +179,7 @@ async fn apply_in(
     let (r, times) = run
         .evidence(&outcomes, started, was_interrupted, &locks.holder)
         .await?;
-    finish(printer, &outcomes, &times, r.result)
+    finish(printer, &outcomes, &times, &r)
 }
 
 /// One apply in an open session: what was asked, and where it reports.
@@ -203,67 +204,6 @@ struct Confirmed {
 struct Times {
     started: chrono::DateTime<chrono::Utc>,
     finished: chrono::DateTime<chrono::Utc>,
-}
-
-/// The hosts' apply locks this apply took.
-struct Locks {
-    holder: String,
-    held: Vec<Arc<dyn Transport>>,
-    /// The apply generation each host had when its lock was taken; `None`
-    /// for a lock this apply already held through another plan host.
-    generations: HashMap<String, Option<String>>,
-}
-
-impl Locks {
-    /// Take each host's lock, waiting up to `wait`; on an error, release
-    /// those already taken.
-    async fn take(
-        session: &Session<'_>,
-        wait: Option<Duration>,
-        printer: &Printer,
-    ) -> Result<Locks> {
-        let mut locks = Locks {
-            holder: lock::holder(&session.plan.file.display().to_string()),
-            held: Vec::new(),
-            generations: HashMap::new(),
-        };
-        for t in session.transports.values() {
-            match lock::acquire(t.as_ref(), &locks.holder, wait.unwrap_or_default(), printer).await
-            {
-                Ok(lock::Acquired::Taken { generation }) => {
-                    locks.held.push(t.clone());
-                    locks.generations.insert(t.host().to_string(), generation);
-                }
-                Ok(lock::Acquired::AlreadyHeld) => {
-                    locks.generations.insert(t.host().to_string(), None);
-                }
-                Err(e) => {
-                    locks.release().await;
-                    return Err(e.into());
-                }
-            }
-        }
-        Ok(locks)
-    }
-
-    /// Whether no apply can have run on any host since `states` were
-    /// observed: each observation saw no lock and the same generation the
-    /// lock's taking saw. Anything not proven so (no generation yet, a
-    /// lock shared by two plan hosts) counts as changed.
-    fn unchanged_since(&self, states: &HashMap<String, observe::HostState>) -> bool {
-        !self.generations.is_empty()
-            && self.generations.iter().all(|(host, at_lock)| {
-                states.get(host).is_some_and(|s| {
-                    s.lock.is_none() && at_lock.is_some() && s.generation == *at_lock
-                })
-            })
-    }
-
-    async fn release(&self) {
-        for t in &self.held {
-            lock::release(t.as_ref(), &self.holder).await;
-        }
-    }
 }
 
 /// The flag a first signal sets, and the task watching for signals.
@@ -337,9 +277,29 @@ impl Run<'_, '_> {
             emit(&view, Format::Text, "cutter apply", false, printer)?;
             return Err(conflict_error(&diff));
         }
-        if !diff.has_changes() {
-            if !diff.standing.is_empty() {
+        // What a host not observed protects cannot be merged into a host
+        // that may be the same machine (see `protect`): apply nothing.
+        let session = &*self.session;
+        if let Some(h) = session.unobserved.keys().find(|h| {
+            session
+                .plan
+                .hosts
+                .get(*h)
+                .is_some_and(|x| !x.protected.is_empty())
+        }) {
+            emit(&view, Format::Text, "cutter apply", false, printer)?;
+            return Err(miette!(
+                code = "cutter::unobserved",
+                help = "make the host reachable and apply again",
+                "host `{h}` was not observed and declares protected resources: another host of the plan may be the same machine, so nothing is applied"
+            ));
+        }
+        if !diff.has_work() {
+            if !diff.standing.is_empty() || !self.session.unobserved.is_empty() {
                 emit(&view, Format::Text, "cutter apply", false, printer)?;
+            }
+            if let Some(e) = self.session.unobserved_error() {
+                return Err(e);
             }
             printer.status(
                 Verb::Unchanged,
@@ -450,15 +410,20 @@ impl Run<'_, '_> {
     ) -> Result<(report::Report, Times)> {
         let (session, plan, printer) = (&*self.session, self.session.plan, self.printer);
         let mut after = HashMap::new();
-        let mut unobserved = Vec::new();
+        // A host not connected to was not observed either.
+        let mut unobserved = session.unobserved.clone();
         for (name, t) in &session.transports {
             match observe::observe(plan, t.as_ref(), observe::Verify::AsNeeded).await {
                 Ok(state) => {
+                    unobserved.remove(name);
                     after.insert(name.clone(), state);
                 }
-                Err(e) => unobserved.push(format!(
-                    "host `{name}` could not be observed after the apply: {e}"
-                )),
+                Err(e) => {
+                    let help = miette::Diagnostic::help(&e)
+                        .map(|h| format!(": {}", h.to_string().trim()))
+                        .unwrap_or_default();
+                    unobserved.insert(name.clone(), format!("{e}{help}"));
+                }
             }
         }
         let times = Times {
@@ -476,7 +441,15 @@ impl Run<'_, '_> {
             // like every other freshness decision.
             crate::clock::now(),
         );
-        r.not_done.extend(unobserved);
+        for h in &mut r.hosts {
+            if let Some(why) = unobserved.remove(&h.name) {
+                h.unobserved = Some(why.clone());
+                r.not_done.push(format!(
+                    "host `{}` could not be observed after the apply ({why}): what it holds is unknown",
+                    h.name
+                ));
+            }
+        }
         r.operator = operator.to_string();
         r.acknowledged = self.opts.acknowledge.clone();
         for h in &mut r.hosts {
@@ -554,7 +527,7 @@ fn finish(
     printer: &Printer,
     outcomes: &[apply::StepOutcome],
     times: &Times,
-    result: report::Outcome,
+    r: &report::Report,
 ) -> Result<ExitStatus> {
     let total: f64 = outcomes.iter().map(|o| o.seconds).sum();
     printer.line(&format!(
@@ -570,7 +543,7 @@ fn finish(
             "", o.seconds, o.step, o.status
         ));
     }
-    let how = match result {
+    let how = match r.result {
         report::Outcome::Applied => {
             printer.status(Verb::Applied, &format!("{} step(s)", outcomes.len()));
             return Ok(ExitStatus::Success);
@@ -582,86 +555,17 @@ fn finish(
         code = "cutter::apply_failed",
         help = "fix the cause and run apply again: it resumes with what is still missing; failed checks and guards stand on the host (see `cutter drift`) until they pass again or are acknowledged",
         "apply {how}:\n  {}",
-        report::unfinished(outcomes).join("\n  ")
+        report::unfinished(outcomes)
+            .into_iter()
+            .chain(
+                r.hosts
+                    .iter()
+                    .filter(|h| h.unobserved.is_some())
+                    .map(|h| format!("host `{}` was not observed after the apply", h.name))
+            )
+            .collect::<Vec<_>>()
+            .join("\n  ")
     ))
-}
-
-/// A saved plan is a contract: the same target, the same steps, and for
-/// each step exactly the commands that were reviewed. Anything else (a
-/// different `--target`, a step added or removed, a command edited by hand
-/// or changed by a newer cutter) is refused.
-fn check_contract(
-    saved: &PlanView,
-    now: &PlanView,
-    target: Option<&str>,
-    path: &Path,
-) -> Result<()> {
-    let refuse = |what: String| {
-        Err(miette!(
-            code = "cutter::saved_plan_contract",
-            help = "run `cutter plan -o` again and review the new plan",
-            "the saved plan `{}` cannot be applied as reviewed: {what}",
-            path.display()
-        ))
-    };
-    if saved.target.as_deref() != target {
-        return refuse(format!(
-            "it was made for {}, this apply asks for {}",
-            saved
-                .target
-                .as_deref()
-                .map_or("the whole plan".to_string(), |t| format!("target `{t}`")),
-            target.map_or("the whole plan".to_string(), |t| format!("target `{t}`"))
-        ));
-    }
-    let steps = |v: &PlanView| -> std::collections::BTreeMap<String, (Vec<String>, Vec<String>)> {
-        v.hosts
-            .iter()
-            .flat_map(|h| h.changes.iter())
-            .map(|c| (c.step.clone(), (c.commands.clone(), c.bookkeeping.clone())))
-            .collect()
-    };
-    let (reviewed, current) = (steps(saved), steps(now));
-    for (step, commands) in &reviewed {
-        match current.get(step) {
-            None => return refuse(format!("step `{step}` would no longer run")),
-            Some(c) if c != commands => {
-                return refuse(format!(
-                    "the commands of step `{step}` differ from the reviewed ones"
-                ));
-            }
-            Some(_) => {}
-        }
-    }
-    if let Some(step) = current.keys().find(|s| !reviewed.contains_key(*s)) {
-        return refuse(format!("step `{step}` was not reviewed"));
-    }
-    // What the reviewer read: the words too (absent from older saved plans).
-    let words =
-        |v: &PlanView| -> std::collections::BTreeMap<String, Vec<render::describe::Detail>> {
-            v.hosts
-                .iter()
-                .flat_map(|h| h.changes.iter())
-                .map(|c| (c.step.clone(), c.description.clone()))
-                .collect()
-        };
-    let current_words = words(now);
-    for (step, said) in words(saved) {
-        if !said.is_empty() && current_words.get(&step) != Some(&said) {
-            return refuse(format!(
-                "the description of step `{step}` differs from the reviewed one"
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// The steps a plan view would run.
-fn pending_steps(view: &PlanView) -> BTreeSet<String> {
-    view.hosts
-        .iter()
-        .flat_map(|h| h.changes.iter().map(|c| c.step.clone()))
-        .collect()
 }
 
 /// Clear standing failures the operator dealt with; each must stand.
@@ -691,7 +595,7 @@ async fn acknowledge(session: &mut Session<'_>, steps: &[String], printer: &Prin
         }
         for h in hosts {
             if !apply::failures::acknowledge(
-                session.transports[&h].as_ref(),
+                session.transport(&h)?.as_ref(),
                 session.plan,
                 std::slice::from_ref(step),
             )
@@ -706,54 +610,4 @@ async fn acknowledge(session: &mut Session<'_>, steps: &[String], printer: &Prin
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn locks(at_lock: &[(&str, Option<&str>)]) -> Locks {
-        Locks {
-            holder: "me".into(),
-            held: Vec::new(),
-            generations: at_lock
-                .iter()
-                .map(|(h, g)| (h.to_string(), g.map(str::to_string)))
-                .collect(),
-        }
-    }
-
-    fn states(seen: &[(&str, Option<&str>, Option<&str>)]) -> HashMap<String, observe::HostState> {
-        seen.iter()
-            .map(|(h, lock, g)| {
-                (
-                    h.to_string(),
-                    observe::HostState {
-                        host: h.to_string(),
-                        lock: lock.map(str::to_string),
-                        generation: g.map(str::to_string),
-                        ..Default::default()
-                    },
-                )
-            })
-            .collect()
-    }
-
-    #[test]
-    fn an_observation_stands_only_when_proven_unchanged() {
-        let seen = states(&[("a", None, Some("g1")), ("b", None, Some("g2"))]);
-        assert!(locks(&[("a", Some("g1")), ("b", Some("g2"))]).unchanged_since(&seen));
-        // another apply ran on b in between
-        assert!(!locks(&[("a", Some("g1")), ("b", Some("g3"))]).unchanged_since(&seen));
-        // no generation yet, or a lock shared with another plan host
-        assert!(!locks(&[("a", Some("g1")), ("b", None)]).unchanged_since(&seen));
-        let fresh = states(&[("a", None, None)]);
-        assert!(!locks(&[("a", None)]).unchanged_since(&fresh));
-        // another apply held the lock while it was observed
-        let held = states(&[("a", Some("someone"), Some("g1"))]);
-        assert!(!locks(&[("a", Some("g1"))]).unchanged_since(&held));
-        // a host that was not observed
-        assert!(!locks(&[("c", Some("g1"))]).unchanged_since(&seen));
-        assert!(!locks(&[]).unchanged_since(&seen));
-    }
 }

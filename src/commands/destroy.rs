@@ -62,7 +62,7 @@ async fn destroy(
     lock_wait: Option<Duration>,
     printer: &Printer,
 ) -> Result<ExitStatus> {
-    let docker = session.states[&c.host].docker.as_ref();
+    let docker = session.state(&c.host)?.docker.as_ref();
     let Some(found) = docker.and_then(|d| d.container(&c.docker_name)) else {
         printer.status(
             Verb::Unchanged,
@@ -105,7 +105,7 @@ async fn destroy(
         printer.status(Verb::Cancelled, "nothing was destroyed");
         return Ok(ExitStatus::Failure);
     }
-    let t = session.transports[&c.host].clone();
+    let t = session.transport(&c.host)?;
     let holder = lock::holder(&session.plan.file.display().to_string());
     let locked = matches!(
         lock::acquire(t.as_ref(), &holder, lock_wait.unwrap_or_default(), printer).await?,

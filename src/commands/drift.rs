@@ -11,7 +11,6 @@ use crate::diff::Action;
 use crate::exit_status::ExitStatus;
 use crate::graph::StepKind;
 use crate::printer::{Printer, Verb};
-use crate::render;
 
 pub(crate) async fn exec(
     plan: PathBuf,
@@ -35,16 +34,11 @@ fn drift(session: &Session<'_>, format: Format, printer: &Printer) -> Result<Exi
             c.action = Action::Noop;
         }
     }
-    let view = render::view(
-        session.plan,
-        &session.graph,
-        &diff,
-        &session.states,
-        session.now,
-    );
+    let view = session.view(&diff);
     emit(&view, format, "cutter drift", false, printer)?;
-    if diff.has_changes() || !diff.standing.is_empty() {
-        for c in diff.pending() {
+    let unobserved = session.unobserved_error();
+    if diff.has_changes() || !diff.standing.is_empty() || unobserved.is_some() {
+        for c in diff.pending().filter(|c| c.action != Action::Unknown) {
             printer.status(
                 Verb::Drift,
                 &format!("{}: {}", c.step, c.reasons.join("; ")),
@@ -58,6 +52,10 @@ fn drift(session: &Session<'_>, format: Format, printer: &Printer) -> Result<Exi
                     f.step, f.host, f.what, f.clear
                 ),
             );
+        }
+        // Never "in sync" while a host is unknown: an error, not drift.
+        if let Some(e) = unobserved {
+            return Err(e);
         }
         Ok(ExitStatus::Changes)
     } else {

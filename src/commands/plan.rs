@@ -35,7 +35,15 @@ pub(crate) async fn exec(
     let result = async {
         let (diff, mut view) = session.plan(opts.target.as_deref())?;
         view.vars = overrides.values();
-        if let Some(out) = &opts.out {
+        let unobserved = session.unobserved_error();
+        // A plan with unknown steps is not one to apply as reviewed.
+        if let (Some(out), Some(_)) = (&opts.out, &unobserved) {
+            printer.warn(&format!(
+                "the plan is not saved to {}: some hosts were not observed",
+                out.display()
+            ));
+        }
+        if let (Some(out), None) = (&opts.out, &unobserved) {
             std::fs::write(out, serde_json::to_string_pretty(&view).into_diagnostic()?)
                 .map_err(|e| miette!("cannot write `{}`: {e}", out.display()))?;
             printer.status(
@@ -48,6 +56,9 @@ pub(crate) async fn exec(
             );
         }
         emit(&view, opts.format, "cutter plan", true, printer)?;
+        if let Some(e) = unobserved {
+            return Err(e);
+        }
         if diff.conflicts().next().is_some() {
             return Err(conflict_error(&diff));
         }

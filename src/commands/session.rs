@@ -1,11 +1,17 @@
 //! A command run's connections to the plan's hosts and what was observed
 //! on them: connect, observe (again when needed), plan, close.
+//!
+//! A host that cannot be reached or observed does not stop the others: it
+//! is kept in `unobserved` with the reason, its steps are `unknown`, and
+//! the command exits 1 after doing what it can with the rest. Only when no
+//! host at all is observed does opening fail, with the first host's own
+//! diagnostic.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use futures::StreamExt;
-use miette::{Result, miette};
+use miette::{Diagnostic, Result, miette};
 
 use crate::diff::{self, Action, Diff};
 use crate::graph::{StepGraph, StepKind};
@@ -25,8 +31,13 @@ const HOST_CONCURRENCY: usize = 16;
 pub(crate) struct Session<'a> {
     pub(crate) plan: &'a Plan,
     pub(crate) graph: StepGraph,
+    /// The hosts connected to.
     pub(crate) transports: HashMap<String, Arc<dyn Transport>>,
+    /// The hosts observed: every host of the plan is here or in `unobserved`.
     pub(crate) states: HashMap<String, HostState>,
+    /// The hosts not observed (unreachable, or their observation failed),
+    /// with why.
+    pub(crate) unobserved: BTreeMap<String, String>,
     pub(crate) now: chrono::DateTime<chrono::Utc>,
     /// Which artefacts observation hashes in full.
     pub(crate) verify: observe::Verify,
@@ -51,31 +62,43 @@ impl<'a> Session<'a> {
             .collect()
             .await;
         let mut transports: HashMap<String, Arc<dyn Transport>> = HashMap::new();
-        let mut first_error = None;
+        let mut unobserved = BTreeMap::new();
+        let mut first_error: Option<miette::Report> = None;
         for (h, t) in hosts.iter().zip(connected) {
             match t {
                 Ok(t) => {
                     transports.insert(h.name.clone(), t);
                 }
                 Err(e) => {
-                    first_error.get_or_insert(e);
+                    unobserved.insert(h.name.clone(), reason(&e));
+                    first_error.get_or_insert(e.into());
                 }
             }
         }
         let close = |transports: HashMap<String, Arc<dyn Transport>>| async move {
             futures::future::join_all(transports.values().map(|t| t.close())).await;
         };
-        if let Some(e) = first_error {
-            close(transports).await;
-            return Err(e.into());
+        let mut states = HashMap::new();
+        let observed = observe_all(
+            plan,
+            &transports,
+            verify,
+            printer,
+            &mut states,
+            &mut unobserved,
+        )
+        .await;
+        if let Err(e) = observed {
+            first_error.get_or_insert(e);
         }
-        let states = match observe_all(plan, &transports, verify, printer).await {
-            Ok(states) => states,
-            Err(e) => {
-                close(transports).await;
-                return Err(e);
-            }
-        };
+        if states.is_empty()
+            && let Some(e) = first_error
+        {
+            // Nothing to show: the host's own diagnostic, as for a plan with
+            // a single host.
+            close(transports).await;
+            return Err(e);
+        }
         if let Err(e) = crate::protect::apply(plan, &states) {
             close(transports).await;
             return Err(e.into());
@@ -85,16 +108,82 @@ impl<'a> Session<'a> {
             graph,
             transports,
             states,
+            unobserved,
             now: crate::clock::now(),
             verify,
             replace: BTreeSet::new(),
         })
     }
 
-    /// Observe every host again (under the apply lock).
+    /// Observe every connected host again (under the apply lock). A host
+    /// whose observation fails moves to `unobserved`; the first such error
+    /// is returned, after every host was tried.
     pub(crate) async fn observe(&mut self, printer: &Printer) -> Result<()> {
-        self.states = observe_all(self.plan, &self.transports, self.verify, printer).await?;
-        Ok(())
+        observe_all(
+            self.plan,
+            &self.transports,
+            self.verify,
+            printer,
+            &mut self.states,
+            &mut self.unobserved,
+        )
+        .await
+    }
+
+    /// The error a command ends with when some hosts were not observed,
+    /// after showing what it could for the others.
+    pub(crate) fn unobserved_error(&self) -> Option<miette::Report> {
+        if self.unobserved.is_empty() {
+            return None;
+        }
+        let hosts: Vec<String> = self
+            .unobserved
+            .iter()
+            .map(|(h, why)| format!("host `{h}`: {why}"))
+            .collect();
+        Some(miette!(
+            code = "cutter::unobserved",
+            help = "what the other hosts need is shown; make the host reachable (see why above) and run again",
+            "{} of {} host(s) could not be observed, so their steps are unknown:\n  {}",
+            self.unobserved.len(),
+            self.unobserved.len() + self.states.len(),
+            hosts.join("\n  ")
+        ))
+    }
+
+    /// What is observed of `host`, or why it was not.
+    pub(crate) fn state(&self, host: &str) -> Result<&HostState> {
+        self.states.get(host).ok_or_else(|| self.not_observed(host))
+    }
+
+    /// The connection to `host`, or why there is none.
+    pub(crate) fn transport(&self, host: &str) -> Result<Arc<dyn Transport>> {
+        self.transports
+            .get(host)
+            .cloned()
+            .ok_or_else(|| self.not_observed(host))
+    }
+
+    fn not_observed(&self, host: &str) -> miette::Report {
+        miette!(
+            code = "cutter::unobserved",
+            "host `{host}` could not be observed: {}",
+            self.unobserved
+                .get(host)
+                .map_or("it is not connected", String::as_str)
+        )
+    }
+
+    /// The plan view of `diff`, with why each unobserved host was not.
+    pub(crate) fn view(&self, diff: &Diff) -> PlanView {
+        render::view(
+            self.plan,
+            &self.graph,
+            diff,
+            &self.states,
+            &self.unobserved,
+            self.now,
+        )
     }
 
     pub(crate) fn diff(&self) -> Diff {
@@ -152,7 +241,7 @@ impl<'a> Session<'a> {
                 }
             }
         }
-        let mut view = render::view(self.plan, &self.graph, &diff, &self.states, self.now);
+        let mut view = self.view(&diff);
         view.target = target.map(str::to_string);
         view.replace = self.replace.iter().cloned().collect();
         Ok((diff, view))
@@ -163,13 +252,17 @@ impl<'a> Session<'a> {
     }
 }
 
-/// Observe every connected host, a bounded number at once.
+/// Observe every connected host, a bounded number at once, into `states`;
+/// a host whose observation fails moves to `unobserved`, and the first
+/// such error is returned after every host was tried.
 async fn observe_all(
     plan: &Plan,
     transports: &HashMap<String, Arc<dyn Transport>>,
     verify: observe::Verify,
     printer: &Printer,
-) -> Result<HashMap<String, HostState>> {
+    states: &mut HashMap<String, HostState>,
+    unobserved: &mut BTreeMap<String, String>,
+) -> Result<()> {
     let started = std::time::Instant::now();
     let hosts: Vec<(&String, &Arc<dyn Transport>)> = transports.iter().collect();
     let results: Vec<_> = futures::stream::iter(
@@ -180,9 +273,19 @@ async fn observe_all(
     .buffered(HOST_CONCURRENCY)
     .collect()
     .await;
-    let mut states = HashMap::new();
+    let mut first_error = None;
     for ((name, _), r) in hosts.iter().zip(results) {
-        states.insert((*name).clone(), r?);
+        match r {
+            Ok(state) => {
+                unobserved.remove(*name);
+                states.insert((*name).clone(), state);
+            }
+            Err(e) => {
+                states.remove(*name);
+                unobserved.insert((*name).clone(), reason(&e));
+                first_error.get_or_insert(e);
+            }
+        }
     }
     printer.status(
         Verb::Observed,
@@ -192,5 +295,19 @@ async fn observe_all(
             started.elapsed().as_secs_f64()
         ),
     );
-    Ok(states)
+    first_error.map_or(Ok(()), |e| Err(e.into()))
+}
+
+/// An error and its help on one line: why a host was not observed.
+fn reason(e: &dyn Diagnostic) -> String {
+    let mut text = e.to_string();
+    if let Some(help) = e.help() {
+        let help = help.to_string();
+        let help = help.trim();
+        if !help.is_empty() {
+            text.push_str(": ");
+            text.push_str(&help.lines().collect::<Vec<_>>().join(" "));
+        }
+    }
+    text
 }

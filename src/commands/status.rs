@@ -34,12 +34,17 @@ fn status(session: &Session<'_>, format: StatusFormat) -> Result<ExitStatus> {
             "{}\n",
             serde_json::to_string_pretty(&states).into_diagnostic()?
         ))?;
-        return Ok(ExitStatus::Success);
+        return session
+            .unobserved_error()
+            .map_or(Ok(ExitStatus::Success), Err);
     }
     let now = crate::clock::now().timestamp();
     let mut s = String::new();
     for host in session.plan.used_hosts() {
         let Some(state) = session.states.get(&host.name) else {
+            if let Some(why) = session.unobserved.get(&host.name) {
+                let _ = writeln!(s, "host {}\n  not observed: {why}", host.name);
+            }
             continue;
         };
         let _ = writeln!(s, "host {}", host.name);
@@ -114,5 +119,7 @@ fn status(session: &Session<'_>, format: StatusFormat) -> Result<ExitStatus> {
         }
     }
     stdout(&s)?;
-    Ok(ExitStatus::Success)
+    session
+        .unobserved_error()
+        .map_or(Ok(ExitStatus::Success), Err)
 }

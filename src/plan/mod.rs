@@ -450,6 +450,15 @@ impl Plan {
             || self.guards.values().any(|g| g.host == host)
     }
 
+    /// The plan file's absolute path: what saved plans record and what the
+    /// `cutter.plan` label of cutter's containers holds.
+    pub fn canonical_file(&self) -> String {
+        std::fs::canonicalize(&self.file)
+            .unwrap_or(self.file.clone())
+            .display()
+            .to_string()
+    }
+
     /// Hosts that have at least one resource, in declaration order.
     pub fn used_hosts(&self) -> Vec<&Host> {
         self.hosts

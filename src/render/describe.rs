@@ -86,10 +86,7 @@ pub fn step(inputs: &Inputs<'_>, id: &str) -> Vec<Detail> {
         }
         StepKind::Teardown => {
             let c = &plan.containers[&step.resource];
-            let tested = c
-                .restore
-                .as_ref()
-                .and_then(|r| inputs.artefact_file(&r.artefact));
+            let tested = inputs.tested_file(&c.name);
             teardown(c, tested.as_deref())
         }
         StepKind::Prune => {
@@ -97,12 +94,17 @@ pub fn step(inputs: &Inputs<'_>, id: &str) -> Vec<Detail> {
             let files = inputs.prune_files(&a.name).unwrap_or_default();
             prune(a, &files)
         }
-        StepKind::GuardBefore | StepKind::GuardAfter => guard(
-            plan,
-            &plan.guards[&step.resource].kind,
-            &plan.hosts[&step.host].protected,
-            step.kind == StepKind::GuardBefore,
-        ),
+        StepKind::GuardBefore | StepKind::GuardAfter => {
+            match (plan.guards.get(&step.resource), plan.hosts.get(&step.host)) {
+                (Some(g), Some(h)) => guard(
+                    plan,
+                    &g.kind,
+                    &h.protected,
+                    step.kind == StepKind::GuardBefore,
+                ),
+                _ => Vec::new(),
+            }
+        }
     }
 }
 

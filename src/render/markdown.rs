@@ -21,6 +21,7 @@ fn icon(a: Action) -> &'static str {
         Action::Destroy => "🔴 destroy",
         Action::Conflict => "⛔ conflict",
         Action::Noop => "unchanged",
+        Action::Unknown => "❔ unknown",
     }
 }
 
@@ -51,6 +52,17 @@ pub fn render(view: &PlanView, title: &str, shown: Shown) -> String {
             "> [!CAUTION]\n> {} step(s) conflict with what is on the host; apply will refuse.\n",
             view.summary.conflict
         );
+    }
+    for host in &view.hosts {
+        if let Some(why) = &host.unobserved {
+            let _ = writeln!(
+                s,
+                "> [!CAUTION]\n> host `{}` was not observed: {}. Its {} step(s) are unknown; apply runs nothing there.\n",
+                host.name,
+                why.replace('\n', " "),
+                host.changes.len()
+            );
+        }
     }
     if !view.standing.is_empty() {
         let _ = writeln!(
@@ -105,7 +117,7 @@ pub fn render(view: &PlanView, title: &str, shown: Shown) -> String {
             }
             s.push('\n');
         }
-        for c in &host.changes {
+        for c in host.changes.iter().filter(|c| c.action != Action::Unknown) {
             if detailed >= MAX_DETAILED || s.len() > MAX_CHARS {
                 omitted += 1;
                 continue;
@@ -159,7 +171,7 @@ pub fn render(view: &PlanView, title: &str, shown: Shown) -> String {
             "_{omitted} more step(s) not detailed here; run `cutter plan --format json` for all of them._\n"
         );
     }
-    if shown.words && !commands && view.summary.pending() > view.summary.conflict {
+    if shown.words && !commands && view.summary.runs_anything() {
         s.push_str("_The exact commands: `cutter plan --verbose`, or `--format json`._\n\n");
     }
     if view.mermaid.len() < 20_000 {

@@ -8,7 +8,7 @@ pub mod describe;
 pub mod markdown;
 pub mod text;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -77,6 +77,9 @@ pub struct Summary {
     pub run: usize,
     pub destroy: usize,
     pub conflict: usize,
+    /// Steps of hosts that were not observed (absent when none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unknown: usize,
     pub unchanged: usize,
     /// Protected resources declared across hosts; the plan only ever reads them.
     pub protected: usize,
@@ -91,6 +94,14 @@ pub struct HostView {
     pub protected: Vec<String>,
     pub changes: Vec<ChangeView>,
     pub unchanged: Vec<ChangeView>,
+    /// Why the host was not observed, when it was not: its steps are all
+    /// `unknown`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unobserved: Option<String>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -122,6 +133,9 @@ impl Summary {
         if self.conflict > 0 {
             s.push_str(&format!(", {} in conflict", self.conflict));
         }
+        if self.unknown > 0 {
+            s.push_str(&format!(", {} unknown (host not observed)", self.unknown));
+        }
         if self.protected > 0 && self.production_untouched {
             s.push_str(&format!(
                 "; production untouched ({} protected, read only)",
@@ -134,15 +148,29 @@ impl Summary {
     }
 
     pub fn pending(&self) -> usize {
-        self.create + self.replace + self.start + self.run + self.destroy + self.conflict
+        self.create
+            + self.replace
+            + self.start
+            + self.run
+            + self.destroy
+            + self.conflict
+            + self.unknown
+    }
+
+    /// Whether any step has commands to show (not a conflict, not unknown).
+    pub fn runs_anything(&self) -> bool {
+        self.pending() > self.conflict + self.unknown
     }
 }
 
+/// The plan as observed; `unobserved` holds why each host that was not
+/// observed was not.
 pub fn view(
     plan: &Plan,
     graph: &StepGraph,
     diff: &Diff,
     states: &HashMap<String, HostState>,
+    unobserved: &BTreeMap<String, String>,
     now: DateTime<Utc>,
 ) -> PlanView {
     let mut summary = Summary {
@@ -179,10 +207,16 @@ pub fn view(
             protected,
             changes: Vec::new(),
             unchanged: Vec::new(),
+            unobserved: (!states.contains_key(&host.name)).then(|| {
+                unobserved
+                    .get(&host.name)
+                    .cloned()
+                    .unwrap_or_else(|| "not observed".into())
+            }),
         };
         for ch in diff.changes.iter().filter(|c| c.host == host.name) {
             let (description, commands, bookkeeping, masked) =
-                if ch.action == Action::Noop || ch.action == Action::Conflict {
+                if matches!(ch.action, Action::Noop | Action::Conflict | Action::Unknown) {
                     Default::default()
                 } else {
                     preview(plan, graph, diff, states, &ch.step, now)
@@ -210,6 +244,7 @@ pub fn view(
                 Action::Run => summary.run += 1,
                 Action::Destroy => summary.destroy += 1,
                 Action::Conflict => summary.conflict += 1,
+                Action::Unknown => summary.unknown += 1,
             }
             hv.changes.push(cv);
         }
@@ -218,10 +253,7 @@ pub fn view(
     PlanView {
         format_version: FORMAT_VERSION,
         cutter_version: env!("CARGO_PKG_VERSION").into(),
-        plan_file: std::fs::canonicalize(&plan.file)
-            .unwrap_or(plan.file.clone())
-            .display()
-            .to_string(),
+        plan_file: plan.canonical_file(),
         plan_sha256: plan.sha256.clone(),
         generated_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         observed_fingerprint: fingerprint(plan, states),

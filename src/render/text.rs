@@ -16,6 +16,7 @@ fn sign(action: Action) -> (&'static str, Style) {
         Action::Destroy => ("-", AnsiColor::Red.on_default().bold()),
         Action::Conflict => ("!", AnsiColor::Red.on_default().bold()),
         Action::Noop => ("=", Style::new().dimmed()),
+        Action::Unknown => ("?", AnsiColor::Magenta.on_default().bold()),
     }
 }
 
@@ -42,8 +43,21 @@ pub fn render(view: &PlanView, title: &str, shown: Shown) -> String {
         if !host.protected.is_empty() {
             let _ = writeln!(s, "  protected, read only: {}", host.protected.join(", "));
         }
-        for c in &host.changes {
-            change(&mut s, c, shown);
+        if let Some(why) = &host.unobserved {
+            // One line for the host, not the same reason under every step.
+            let style = sign(Action::Unknown).1;
+            let _ = writeln!(s, "  {style}not observed:{style:#} {why}");
+            let names: Vec<&str> = host.changes.iter().map(|c| c.step.as_str()).collect();
+            let _ = writeln!(
+                s,
+                "  {style}  ? {} unknown{style:#} (apply runs nothing here): {}",
+                names.len(),
+                names.join(", ")
+            );
+        } else {
+            for c in &host.changes {
+                change(&mut s, c, shown);
+            }
         }
         if !host.unchanged.is_empty() {
             let dim = Style::new().dimmed();
@@ -65,7 +79,7 @@ pub fn render(view: &PlanView, title: &str, shown: Shown) -> String {
         }
     }
     let _ = writeln!(s, "\n{bold}{}{bold:#}", view.summary.line());
-    if shown.words && !shown.commands && view.summary.pending() > view.summary.conflict {
+    if shown.words && !shown.commands && view.summary.runs_anything() {
         let dim = Style::new().dimmed();
         let _ = writeln!(
             s,
