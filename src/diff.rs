@@ -255,6 +255,42 @@ pub fn diff_replacing(
     Diff { changes, standing }
 }
 
+/// Warnings for files dated in the future (beyond [`crate::clock::MAX_SKEW`]):
+/// the newest match of each artefact and every match retention sees, with
+/// the file's time and "now".
+pub fn future_dated(
+    plan: &Plan,
+    states: &HashMap<String, HostState>,
+    now: DateTime<Utc>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for a in plan.artefacts.values() {
+        let Some(state) = states.get(&a.host).and_then(|s| s.artefacts.get(&a.name)) else {
+            continue;
+        };
+        let newest = state
+            .newest
+            .as_ref()
+            .map(|f| (f.path.clone(), taken_at(a, f)));
+        let matches = state
+            .all
+            .iter()
+            .filter_map(|(p, _)| a.path.time_of(p).map(|t| (p.clone(), t)));
+        let mut seen = std::collections::BTreeSet::new();
+        for (path, t) in newest.into_iter().chain(matches) {
+            if crate::clock::is_future(t, now) && seen.insert(path.clone()) {
+                out.push(format!(
+                    "`{path}` (artefact `{}`) is dated {}, but now is {}: it is not fresh and retention does not count it (check the clocks of the host and of this machine)",
+                    a.name,
+                    crate::clock::show(t),
+                    crate::clock::show(now)
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// When a file was taken: from its name if it carries a timestamp, else its mtime.
 pub fn taken_at(a: &Artefact, f: &FileState) -> DateTime<Utc> {
     a.path
@@ -281,6 +317,34 @@ fn artefact_action(a: &Artefact, host: &HostState, now: DateTime<Utc>) -> (Actio
         )),
         Some(_) => {}
     }
+    if !f.sums_conflict.is_empty() {
+        reasons.push(format!(
+            "conflicting: SHA256SUMS has {} different lines for `{}` ({}), so `sha256sum -c` fails",
+            f.sums_conflict.len(),
+            f.path,
+            f.sums_conflict
+                .iter()
+                .map(|h| short(h))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let unreadable_manifest = f.manifest.is_none() && f.unreadable.contains_key("cutter.json");
+    if let (true, Some(why)) = (unreadable_manifest, f.unreadable.get("cutter.json")) {
+        reasons.push(format!(
+            "unreadable manifest: `{}.cutter.json` cannot be read ({why}): its bookkeeping did not finish",
+            f.path
+        ));
+    }
+    let taken = taken_at(a, f);
+    if crate::clock::is_future(taken, now) {
+        reasons.push(format!(
+            "dated in the future: `{}` is dated {}, but now is {}: not fresh (check the clocks)",
+            f.path,
+            crate::clock::show(taken),
+            crate::clock::show(now)
+        ));
+    }
     if let Some(min) = a.min_size
         && f.size < min
     {
@@ -290,7 +354,7 @@ fn artefact_action(a: &Artefact, host: &HostState, now: DateTime<Utc>) -> (Actio
         ));
     }
     if let Some(max) = a.max_age {
-        let age = now.signed_duration_since(taken_at(a, f));
+        let age = now.signed_duration_since(taken);
         if age.to_std().is_ok_and(|age| age > max) {
             reasons.push(format!(
                 "stale: `{}` was taken {} ago, max_age is {}",
@@ -328,7 +392,9 @@ fn artefact_action(a: &Artefact, host: &HostState, now: DateTime<Utc>) -> (Actio
             )],
         );
     }
-    if !a.path.is_dated() && f.manifest.is_none() {
+    // A manifest that cannot be read is still cutter's name beside the
+    // file: cutter made it and did not finish its bookkeeping.
+    if !a.path.is_dated() && f.manifest.is_none() && !unreadable_manifest {
         reasons.push(format!(
             "`{}` was not made by cutter: refusing to overwrite it (`--replace {}` overwrites it)",
             f.path, a.name
@@ -524,7 +590,8 @@ fn standing(plan: &Plan, states: &HashMap<String, HostState>) -> Vec<Standing> {
 
 /// The files retention deletes: matches cutter made (a manifest beside them)
 /// beyond the newest `keep.last` and older than `keep.within`; never the
-/// newest, never one cutter did not make. When the artefact is made anew in
+/// newest, never one cutter did not make, and never one dated in the future,
+/// which does not count among the kept either. When the artefact is made anew in
 /// this apply, the new file counts among the kept.
 pub fn prune_list(a: &Artefact, host: &HostState, now: DateTime<Utc>, remade: bool) -> Vec<String> {
     let Some(keep) = a.keep else {
@@ -537,6 +604,9 @@ pub fn prune_list(a: &Artefact, host: &HostState, now: DateTime<Utc>, remade: bo
         .all
         .iter()
         .filter_map(|(p, mine)| a.path.time_of(p).map(|t| (t, p, *mine)))
+        // Dated in the future: neither kept in place of a real file nor
+        // deleted (its date cannot be trusted either way).
+        .filter(|(t, _, _)| !crate::clock::is_future(*t, now))
         .collect();
     dated.sort_by(|x, y| y.0.cmp(&x.0).then_with(|| y.1.cmp(x.1)));
     let keep_existing = if remade {

@@ -184,6 +184,9 @@ async fn observe_all(
     for ((name, _), r) in hosts.iter().zip(results) {
         states.insert((*name).clone(), r?);
     }
+    for w in diff::future_dated(plan, &states, crate::clock::now()) {
+        printer.warn(&w);
+    }
     printer.status(
         Verb::Observed,
         &format!(
