@@ -271,24 +271,41 @@ pub fn future_dated(
         let newest = state
             .newest
             .as_ref()
-            .map(|f| (f.path.clone(), taken_at(a, f)));
-        let matches = state
-            .all
-            .iter()
-            .filter_map(|(p, _)| a.path.time_of(p).map(|t| (p.clone(), t)));
+            .and_then(|f| Some((f.path.clone(), dated_in_future(a, f, now)?)));
+        let matches = state.all.iter().filter_map(|(p, _)| {
+            let t = a.path.time_of(p)?;
+            crate::clock::is_future(t, now).then(|| (p.clone(), (t, now)))
+        });
         let mut seen = std::collections::BTreeSet::new();
-        for (path, t) in newest.into_iter().chain(matches) {
-            if crate::clock::is_future(t, now) && seen.insert(path.clone()) {
+        for (path, (t, reference)) in newest.into_iter().chain(matches) {
+            if seen.insert(path.clone()) {
                 out.push(format!(
                     "`{path}` (artefact `{}`) is dated {}, but now is {}: it is not fresh and retention does not count it (check the clocks of the host and of this machine)",
                     a.name,
                     crate::clock::show(t),
-                    crate::clock::show(now)
+                    crate::clock::show(reference)
                 ));
             }
         }
     }
     out
+}
+
+/// When a file was taken and the "now" it is ahead of, if it lies in the
+/// future (beyond [`crate::clock::MAX_SKEW`]). A time read from the file's
+/// name is compared with the plan's "now" (`CUTTER_NOW` when set), the clock
+/// that named it; a modification time, set by the host's real clock, with
+/// the later of that "now" and the real time.
+pub fn dated_in_future(
+    a: &Artefact,
+    f: &FileState,
+    now: DateTime<Utc>,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let (t, reference) = match a.path.time_of(&f.path) {
+        Some(t) => (t, now),
+        None => (DateTime::from_timestamp(f.mtime, 0)?, now.max(Utc::now())),
+    };
+    crate::clock::is_future(t, reference).then_some((t, reference))
 }
 
 /// When a file was taken: from its name if it carries a timestamp, else its mtime.
@@ -337,12 +354,12 @@ fn artefact_action(a: &Artefact, host: &HostState, now: DateTime<Utc>) -> (Actio
         ));
     }
     let taken = taken_at(a, f);
-    if crate::clock::is_future(taken, now) {
+    if let Some((t, reference)) = dated_in_future(a, f, now) {
         reasons.push(format!(
             "dated in the future: `{}` is dated {}, but now is {}: not fresh (check the clocks)",
             f.path,
-            crate::clock::show(taken),
-            crate::clock::show(now)
+            crate::clock::show(t),
+            crate::clock::show(reference)
         ));
     }
     if let Some(min) = a.min_size

@@ -211,9 +211,8 @@ pub fn build(
                     max_age_seconds: a.max_age.map(|d| d.as_secs()),
                     age_seconds: age,
                     fresh: a.max_age.zip(f).map(|(m, f)| {
-                        let t = taken_at(a, f);
-                        !crate::clock::is_future(t, now)
-                            && (now - t).num_seconds() <= m.as_secs() as i64
+                        crate::diff::dated_in_future(a, f, now).is_none()
+                            && (now - taken_at(a, f)).num_seconds() <= m.as_secs() as i64
                     }),
                     producer: m.and_then(|m| m.get("producer").cloned()),
                     toc_entries: m
@@ -230,8 +229,7 @@ pub fn build(
                     path: f.map(|f| f.path.clone()),
                     size_bytes: f.map(|f| f.size),
                     sha256: f.map(|f| f.sha256.clone()),
-                    recorded_in_sha256sums: f
-                        .is_some_and(|f| f.recorded_matches()),
+                    recorded_in_sha256sums: f.is_some_and(|f| f.recorded_matches()),
                     taken_at_utc: f
                         .map(|f| taken_at(a, f).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
                     restore_tests,

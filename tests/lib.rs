@@ -18,6 +18,7 @@ mod faults;
 mod fuzz;
 mod host_boundary;
 mod host_faults;
+mod host_output;
 mod host_primitives;
 mod init;
 mod inputs;

@@ -331,7 +331,9 @@ fn sums_line(line: &str) -> Option<(String, String)> {
         return None;
     }
     let rest = &line[64..];
-    let name = rest.strip_prefix("  ").or_else(|| rest.strip_prefix(" *"))?;
+    let name = rest
+        .strip_prefix("  ")
+        .or_else(|| rest.strip_prefix(" *"))?;
     if name.is_empty() {
         return None;
     }
@@ -515,7 +517,6 @@ fn parse_networks(text: &str) -> Result<Vec<NetworkInfo>, String> {
         })
         .collect())
 }
-
 
 #[cfg(test)]
 mod fuzz;

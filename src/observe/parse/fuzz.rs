@@ -1,86 +1,11 @@
 //! What a host sends back is parsed without panicking, whatever it is:
-//! arbitrary bytes, and mutations of well-formed output (bytes replaced,
-//! inserted, deleted, cut short; multi-byte characters among them, since a
-//! character straddling a fixed byte offset is what broke `SHA256SUMS`).
+//! arbitrary bytes, and mutations of well-formed output (see
+//! [`crate::fuzzing`]).
 
 use proptest::prelude::*;
 
 use super::*;
-
-/// Cases per property: each parser is cheap, so many.
-const CASES: u32 = 3000;
-
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: CASES,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
-/// One edit of a byte string.
-#[derive(Debug, Clone)]
-enum Edit {
-    Replace(usize, Vec<u8>),
-    Insert(usize, Vec<u8>),
-    Delete(usize, usize),
-    Truncate(usize),
-}
-
-/// Bytes that reach deep: separators, multi-byte characters, digits, JSON.
-fn token() -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![
-        any::<u8>().prop_map(|b| vec![b]),
-        prop::sample::select(vec![
-            "\0", "\n", " ", "  ", " *", "\\", "é", "€", "😀", "\u{85}", "0", "9", "-1",
-            "99999999999999999999999999999999999999999", ".", "{", "}", "[", "]", "\"", ":",
-            "null", "true", "1\0G\0",
-        ])
-        .prop_map(|s| s.as_bytes().to_vec()),
-    ]
-}
-
-fn edit() -> impl Strategy<Value = Edit> {
-    prop_oneof![
-        (any::<usize>(), token()).prop_map(|(i, t)| Edit::Replace(i, t)),
-        (any::<usize>(), token()).prop_map(|(i, t)| Edit::Insert(i, t)),
-        (any::<usize>(), 1..8usize).prop_map(|(i, n)| Edit::Delete(i, n)),
-        any::<usize>().prop_map(Edit::Truncate),
-    ]
-}
-
-fn mutate(base: &[u8], edits: &[Edit]) -> Vec<u8> {
-    let mut b = base.to_vec();
-    for e in edits {
-        let at = |i: usize, len: usize| if len == 0 { 0 } else { i % (len + 1) };
-        match e {
-            Edit::Replace(i, t) => {
-                let i = at(*i, b.len());
-                let end = (i + t.len()).min(b.len());
-                b.splice(i..end, t.iter().copied());
-            }
-            Edit::Insert(i, t) => {
-                let i = at(*i, b.len());
-                b.splice(i..i, t.iter().copied());
-            }
-            Edit::Delete(i, n) => {
-                let i = at(*i, b.len());
-                let end = (i + n).min(b.len());
-                b.drain(i..end);
-            }
-            Edit::Truncate(i) => b.truncate(at(*i, b.len())),
-        }
-    }
-    b
-}
-
-fn mutated(base: &'static [u8]) -> impl Strategy<Value = Vec<u8>> {
-    prop::collection::vec(edit(), 1..6).prop_map(move |edits| mutate(base, &edits))
-}
-
-fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use crate::fuzzing::{config, edit, lossy, mutate, mutated};
 
 const HASH_A: &str = "a3f5c9d2e1b0a3f5c9d2e1b0a3f5c9d2e1b0a3f5c9d2e1b0a3f5c9d2e1b0a3f5";
 
@@ -89,7 +14,8 @@ const SUMS: &[u8] = b"a3f5c9d2e1b0a3f5c9d2e1b0a3f5c9d2e1b0a3f5c9d2e1b0a3f5c9d2e1
 const INSPECT: &[u8] = br#"{"Id":"0123abcd","Name":"/cutter-db","Image":"sha256:ff","RestartCount":0,"State":{"Status":"running","StartedAt":"2026-05-15T08:00:00Z"},"Config":{"Image":"postgres:16","Labels":{"cutter.managed":"true"}},"NetworkSettings":{"Networks":{"cutter-net":{}},"Ports":{"5432/tcp":[{"HostIp":"127.0.0.1","HostPort":"5433"}]}},"Mounts":[{"Type":"volume","Name":"cutter-vol"}]}
 "#;
 
-const VOLUMES: &[u8] = br#"[{"Name":"cutter-vol","Labels":{"cutter.managed":"true"}},{"Name":"x","Labels":null}]"#;
+const VOLUMES: &[u8] =
+    br#"[{"Name":"cutter-vol","Labels":{"cutter.managed":"true"}},{"Name":"x","Labels":null}]"#;
 
 const NETWORKS: &[u8] =
     br#"[{"Name":"cutter-net","Driver":"bridge","Internal":true,"Labels":{"cutter.managed":"true"}}]"#;
@@ -120,10 +46,18 @@ fn probe_output() -> &'static [u8] {
             b"0123456789abcdef",
             br#""/var/lib/docker" "ABCD:EFGH""#,
         ]);
-        rec(&[tag(Record::Lock), b"ops@box pid 12 plan p.toml since 2026-05-15T08:00:00Z"]);
+        rec(&[
+            tag(Record::Lock),
+            b"ops@box pid 12 plan p.toml since 2026-05-15T08:00:00Z",
+        ]);
         rec(&[tag(Record::Artefact), b"0", b"2", b"/srv/a.dump"]);
         rec(&[tag(Record::Sums), b"/srv", b"/srv/SHA256SUMS"]);
-        rec(&[tag(Record::Evidence), b"0", b"cutter.json", b"/srv/a.dump.cutter.json"]);
+        rec(&[
+            tag(Record::Evidence),
+            b"0",
+            b"cutter.json",
+            b"/srv/a.dump.cutter.json",
+        ]);
         rec(&[tag(Record::Verified), b"0", b"/srv/.a.dump.cutter-verified"]);
         rec(&[tag(Record::Match), b"0", b"/srv/a.dump", b"1"]);
         rec(&[tag(Record::Artefact), b"1", b"0"]);
@@ -134,7 +68,11 @@ fn probe_output() -> &'static [u8] {
         rec(&[tag(Record::Docker), b"containers", b"0", INSPECT]);
         rec(&[tag(Record::Docker), b"volumes", b"0", VOLUMES]);
         rec(&[tag(Record::Docker), b"networks", b"0", NETWORKS]);
-        rec(&[tag(Record::Failure), b"p-12345678.check.c.json", b"/h/.cutter/failures/f.json"]);
+        rec(&[
+            tag(Record::Failure),
+            b"p-12345678.check.c.json",
+            b"/h/.cutter/failures/f.json",
+        ]);
         rec(&[tag(Record::Contents)]);
         for (path, text) in [
             ("/srv/SHA256SUMS", SUMS),
@@ -175,7 +113,10 @@ fn the_well_formed_probe_output_reads_fully() {
     assert_eq!(f.recorded_sha256.as_deref(), Some(HASH_A));
     assert!(f.manifest.is_some(), "{:?}", f.unreadable);
     assert_eq!(f.sha256, HASH_A, "vouched for by the verification record");
-    assert_eq!(state.docker.as_ref().unwrap().containers[0].name, "cutter-db");
+    assert_eq!(
+        state.docker.as_ref().unwrap().containers[0].name,
+        "cutter-db"
+    );
     assert_eq!(state.failures.len(), 1);
     assert_eq!(state.generation.as_deref(), Some("abc123"));
 }
