@@ -16,6 +16,9 @@ use crate::graph::StepKind;
 use crate::observe::HostState;
 use crate::plan::Plan;
 
+/// The version of the report's JSON format, `format_version` in it.
+pub const FORMAT_VERSION: u32 = 1;
+
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Report {
     pub format_version: u32,
@@ -290,7 +293,7 @@ pub fn build(
         Outcome::Failed
     };
     Report {
-        format_version: 1,
+        format_version: FORMAT_VERSION,
         cutter_version: env!("CARGO_PKG_VERSION").into(),
         plan_file: plan.file.display().to_string(),
         plan_sha256: plan.sha256.clone(),
@@ -521,7 +524,8 @@ pub fn markdown(r: &Report) -> String {
     for n in &r.not_done {
         let _ = writeln!(s, "- {n}");
     }
-    s
+    // Paths on a host may hold control characters; the report shows them escaped.
+    crate::printer::escape_controls(&s, true)
 }
 
 /// Write `<dir>/<plan>-<timestamp>.md` and `.json`; returns their paths.

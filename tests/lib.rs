@@ -35,4 +35,5 @@ mod stack_ssh;
 mod step_commands;
 mod step_errors;
 mod terminal;
+mod validate_input;
 mod workflow;
