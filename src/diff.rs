@@ -551,8 +551,12 @@ fn container_action(
     }
 }
 
+/// The first 12 characters of a hash or ID. IDs come from hosts and
+/// reports, so it counts characters, never cuts inside one.
 pub fn short(hash: &str) -> &str {
-    &hash[..hash.len().min(12)]
+    hash.char_indices()
+        .nth(12)
+        .map_or(hash, |(end, _)| &hash[..end])
 }
 
 /// Why a place outside cutter's own containers cannot be used, if it cannot.

@@ -425,7 +425,7 @@ pub fn markdown(r: &Report) -> String {
                     c.docker_name,
                     c.lifecycle,
                     c.state,
-                    c.id.as_deref().map_or("-", |i| &i[..i.len().min(12)]),
+                    c.id.as_deref().map_or("-", crate::diff::short),
                     c.image.as_deref().unwrap_or("-"),
                     if c.volume_present {
                         "present"

@@ -197,3 +197,27 @@ fn a_dependency_cycle_of_thousands_is_reported_with_its_size_and_first_members()
         "break the cycle by removing one of its 5000 dependencies",
     );
 }
+
+#[test]
+fn a_report_with_odd_ids_and_control_characters_renders_escaped_without_a_panic() {
+    let (site, json) = applied();
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    v["hosts"][0]["containers"] = serde_json::json!([{
+        "name": "copy\u{1b}[2J",
+        "docker_name": "copy",
+        "lifecycle": "persistent",
+        "state": "running",
+        // A multi-byte character across byte 12.
+        "id": "0123456789aé€😀",
+        "image": "postgres:16",
+        "volume_present": true,
+        "networks": [],
+        "published_ports": []
+    }]);
+    std::fs::write(&json, serde_json::to_string(&v).unwrap()).unwrap();
+    let run = site.cutter(0, &["report", json.to_str().unwrap()]);
+    assert_says(&run.stdout, "0123456789aé");
+    assert_says(&run.stdout, "copy\\u{1b}[2J");
+    assert_no_controls(&run.stdout);
+}
