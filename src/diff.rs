@@ -346,8 +346,11 @@ fn artefact_action(a: &Artefact, host: &HostState, now: DateTime<Utc>) -> (Actio
                 .join(", ")
         ));
     }
-    let unreadable_manifest = f.manifest.is_none() && f.unreadable.contains_key("cutter.json");
-    if let (true, Some(why)) = (unreadable_manifest, f.unreadable.get("cutter.json")) {
+    let unreadable_manifest = match &f.manifest {
+        Some(_) => None,
+        None => f.unreadable.get("cutter.json"),
+    };
+    if let Some(why) = unreadable_manifest {
         reasons.push(format!(
             "unreadable manifest: `{}.cutter.json` cannot be read ({why}): its bookkeeping did not finish",
             f.path
@@ -411,7 +414,7 @@ fn artefact_action(a: &Artefact, host: &HostState, now: DateTime<Utc>) -> (Actio
     }
     // A manifest that cannot be read is still cutter's name beside the
     // file: cutter made it and did not finish its bookkeeping.
-    if !a.path.is_dated() && f.manifest.is_none() && !unreadable_manifest {
+    if !a.path.is_dated() && f.manifest.is_none() && unreadable_manifest.is_none() {
         reasons.push(format!(
             "`{}` was not made by cutter: refusing to overwrite it (`--replace {}` overwrites it)",
             f.path, a.name

@@ -312,7 +312,8 @@ impl Loader<'_> {
         let rendered = path.render(chrono::DateTime::UNIX_EPOCH);
         let file = rendered.rsplit('/').next().unwrap_or(&rendered);
         let limit = NAME_MAX - MAX_DERIVED_SUFFIX;
-        // The longest name beside it: an evidence file, or the file itself.
+        // Evidence files carry a container's name: the longest of them
+        // needs the margin too.
         let evidence = plan
             .containers
             .values()
@@ -340,7 +341,7 @@ impl Loader<'_> {
             ),
             None => d.label(raw.span(), format!("at most {limit} bytes here")),
         };
-        d.help("shorten the file name (cutter writes temporaries, records and quarantined copies beside it under longer names)");
+        d.help("shorten the file name (cutter keeps its manifest, records and quarantined copies beside it under longer names)");
     }
 
     /// Paths are absolute, in normal form, and name a file.
