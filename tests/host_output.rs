@@ -134,6 +134,21 @@ fn an_artefact_dated_in_the_future_is_not_fresh_and_the_plan_warns_with_both_tim
     );
     site.cutter(2, &["drift", "plan.toml"]);
 
+    // The evidence report does not call it fresh either.
+    site.cutter(0, &["apply", "plan.toml", "--yes"]);
+    assert!(site.file("snapshot_20260515T080000Z.txt").is_file());
+    let report = std::fs::read_dir(site.dir().join("cutter-reports"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .max()
+        .expect("a JSON report");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    let a = &r["hosts"][0]["artefacts"][0];
+    assert_eq!(a["taken_at_utc"], FUTURE, "{a}");
+    assert_eq!(a["fresh"], false, "{a}");
+
     // Within the skew it is not in the future.
     let run = site.cutter_at(
         "2026-06-14T07:57:00Z",
