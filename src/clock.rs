@@ -40,3 +40,23 @@ pub fn check() -> Result<()> {
 pub fn now() -> DateTime<Utc> {
     fixed().ok().flatten().unwrap_or_else(Utc::now)
 }
+
+/// How far a file's time may run ahead of "now" before it counts as dated
+/// in the future: a host's clock and the operator's differ a little, and a
+/// file written a moment ago must not look impossible. Beyond it, the file
+/// is not fresh (whatever `max_age` says) and retention does not count it
+/// among the files it keeps: a clock set wrong once must not keep one file
+/// "newest" for weeks while every real backup is deleted.
+pub const MAX_SKEW: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+/// Whether `t` lies more than [`MAX_SKEW`] after `now`.
+pub fn is_future(t: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    t.signed_duration_since(now)
+        .to_std()
+        .is_ok_and(|ahead| ahead > MAX_SKEW)
+}
+
+/// A time as cutter shows it: RFC 3339, to the second, in UTC.
+pub fn show(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

@@ -341,6 +341,59 @@ fn leftovers(
     out
 }
 
+/// Warnings for files dated in the future (beyond [`crate::clock::MAX_SKEW`]):
+/// the newest match of each artefact and every match retention sees, with
+/// the file's time and "now".
+pub fn future_dated(
+    plan: &Plan,
+    states: &HashMap<String, HostState>,
+    now: DateTime<Utc>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for a in plan.artefacts.values() {
+        let Some(state) = states.get(&a.host).and_then(|s| s.artefacts.get(&a.name)) else {
+            continue;
+        };
+        let newest = state
+            .newest
+            .as_ref()
+            .and_then(|f| Some((f.path.clone(), dated_in_future(a, f, now)?)));
+        let matches = state.all.iter().filter_map(|(p, _)| {
+            let t = a.path.time_of(p)?;
+            crate::clock::is_future(t, now).then(|| (p.clone(), (t, now)))
+        });
+        let mut seen = std::collections::BTreeSet::new();
+        for (path, (t, reference)) in newest.into_iter().chain(matches) {
+            if seen.insert(path.clone()) {
+                out.push(format!(
+                    "`{path}` (artefact `{}`) is dated {}, but now is {}: it is not fresh and retention does not count it (check the clocks of the host and of this machine)",
+                    a.name,
+                    crate::clock::show(t),
+                    crate::clock::show(reference)
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// When a file was taken and the "now" it is ahead of, if it lies in the
+/// future (beyond [`crate::clock::MAX_SKEW`]). A time read from the file's
+/// name is compared with the plan's "now" (`CUTTER_NOW` when set), the clock
+/// that named it; a modification time, set by the host's real clock, with
+/// the later of that "now" and the real time.
+pub fn dated_in_future(
+    a: &Artefact,
+    f: &FileState,
+    now: DateTime<Utc>,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let (t, reference) = match a.path.time_of(&f.path) {
+        Some(t) => (t, now),
+        None => (DateTime::from_timestamp(f.mtime, 0)?, now.max(Utc::now())),
+    };
+    crate::clock::is_future(t, reference).then_some((t, reference))
+}
+
 /// When a file was taken: from its name if it carries a timestamp, else its mtime.
 pub fn taken_at(a: &Artefact, f: &FileState) -> DateTime<Utc> {
     a.path
@@ -367,6 +420,37 @@ fn artefact_action(a: &Artefact, host: &HostState, now: DateTime<Utc>) -> (Actio
         )),
         Some(_) => {}
     }
+    if !f.sums_conflict.is_empty() {
+        reasons.push(format!(
+            "conflicting: SHA256SUMS has {} different lines for `{}` ({}), so `sha256sum -c` fails",
+            f.sums_conflict.len(),
+            f.path,
+            f.sums_conflict
+                .iter()
+                .map(|h| short(h))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let unreadable_manifest = match &f.manifest {
+        Some(_) => None,
+        None => f.unreadable.get("cutter.json"),
+    };
+    if let Some(why) = unreadable_manifest {
+        reasons.push(format!(
+            "unreadable manifest: `{}.cutter.json` cannot be read ({why}): its bookkeeping did not finish",
+            f.path
+        ));
+    }
+    let taken = taken_at(a, f);
+    if let Some((t, reference)) = dated_in_future(a, f, now) {
+        reasons.push(format!(
+            "dated in the future: `{}` is dated {}, but now is {}: not fresh (check the clocks)",
+            f.path,
+            crate::clock::show(t),
+            crate::clock::show(reference)
+        ));
+    }
     if let Some(min) = a.min_size
         && f.size < min
     {
@@ -376,7 +460,7 @@ fn artefact_action(a: &Artefact, host: &HostState, now: DateTime<Utc>) -> (Actio
         ));
     }
     if let Some(max) = a.max_age {
-        let age = now.signed_duration_since(taken_at(a, f));
+        let age = now.signed_duration_since(taken);
         if age.to_std().is_ok_and(|age| age > max) {
             reasons.push(format!(
                 "stale: `{}` was taken {} ago, max_age is {}",
@@ -414,7 +498,9 @@ fn artefact_action(a: &Artefact, host: &HostState, now: DateTime<Utc>) -> (Actio
             )],
         );
     }
-    if !a.path.is_dated() && f.manifest.is_none() {
+    // A manifest that cannot be read is still cutter's name beside the
+    // file: cutter made it and did not finish its bookkeeping.
+    if !a.path.is_dated() && f.manifest.is_none() && unreadable_manifest.is_none() {
         reasons.push(format!(
             "`{}` was not made by cutter: refusing to overwrite it (`--replace {}` overwrites it)",
             f.path, a.name
@@ -557,8 +643,12 @@ fn container_action(
     }
 }
 
+/// The first 12 characters of a hash or ID. IDs come from hosts and
+/// reports, so it counts characters, never cuts inside one.
 pub fn short(hash: &str) -> &str {
-    &hash[..hash.len().min(12)]
+    hash.char_indices()
+        .nth(12)
+        .map_or(hash, |(end, _)| &hash[..end])
 }
 
 /// Why a place outside cutter's own containers cannot be used, if it cannot.
@@ -613,7 +703,8 @@ fn standing(plan: &Plan, states: &HashMap<String, HostState>) -> Vec<Standing> {
 
 /// The files retention deletes: matches cutter made (a manifest beside them)
 /// beyond the newest `keep.last` and older than `keep.within`; never the
-/// newest, never one cutter did not make. When the artefact is made anew in
+/// newest, never one cutter did not make, and never one dated in the future,
+/// which does not count among the kept either. When the artefact is made anew in
 /// this apply, the new file counts among the kept.
 pub fn prune_list(a: &Artefact, host: &HostState, now: DateTime<Utc>, remade: bool) -> Vec<String> {
     let Some(keep) = a.keep else {
@@ -626,6 +717,9 @@ pub fn prune_list(a: &Artefact, host: &HostState, now: DateTime<Utc>, remade: bo
         .all
         .iter()
         .filter_map(|(p, mine)| a.path.time_of(p).map(|t| (t, p, *mine)))
+        // Dated in the future: neither kept in place of a real file nor
+        // deleted (its date cannot be trusted either way).
+        .filter(|(t, _, _)| !crate::clock::is_future(*t, now))
         .collect();
     dated.sort_by(|x, y| y.0.cmp(&x.0).then_with(|| y.1.cmp(x.1)));
     let keep_existing = if remade {

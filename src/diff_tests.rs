@@ -38,6 +38,8 @@ fn host_h(labels: Option<&[(&str, &str)]>) -> HostState {
             "restore-test.rt.json".to_string(),
             serde_json::json!({ "passed": true }),
         )]),
+        sums_conflict: Vec::new(),
+        unreadable: BTreeMap::new(),
     };
     let mut state = HostState {
         host: "h".into(),

@@ -15,6 +15,8 @@ pub mod clock;
 mod commands;
 pub mod diff;
 pub mod exit_status;
+#[cfg(test)]
+mod fuzzing;
 pub mod graph;
 pub mod host;
 pub mod man;

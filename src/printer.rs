@@ -300,3 +300,25 @@ pub fn stdout_text(text: &str) -> std::io::Result<()> {
     out.write_all(text.as_bytes())?;
     out.flush()
 }
+
+/// `text` with its control characters written as escapes (`\u{1b}`, `\r`,
+/// `\t`), newlines too unless `keep_newlines`: names and paths from a plan
+/// or a host must not move the cursor, recolour a terminal or break a
+/// Markdown table when they are shown.
+pub fn escape_controls(text: &str, keep_newlines: bool) -> String {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && !(keep_newlines && c == '\n'))
+    {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() && !(keep_newlines && c == '\n') {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -16,6 +16,9 @@ use crate::graph::StepKind;
 use crate::observe::HostState;
 use crate::plan::Plan;
 
+/// The version of the report's JSON format, `format_version` in it.
+pub const FORMAT_VERSION: u32 = 1;
+
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Report {
     pub format_version: u32,
@@ -223,7 +226,10 @@ pub fn build(
                 ArtefactReport {
                     max_age_seconds: a.max_age.map(|d| d.as_secs()),
                     age_seconds: age,
-                    fresh: a.max_age.zip(age).map(|(m, age)| age <= m.as_secs() as i64),
+                    fresh: a.max_age.zip(f).map(|(m, f)| {
+                        crate::diff::dated_in_future(a, f, now).is_none()
+                            && (now - taken_at(a, f)).num_seconds() <= m.as_secs() as i64
+                    }),
                     producer: m.and_then(|m| m.get("producer").cloned()),
                     toc_entries: m
                         .and_then(|m| m.get("toc_entries"))
@@ -239,8 +245,7 @@ pub fn build(
                     path: f.map(|f| f.path.clone()),
                     size_bytes: f.map(|f| f.size),
                     sha256: f.map(|f| f.sha256.clone()),
-                    recorded_in_sha256sums: f
-                        .is_some_and(|f| f.recorded_sha256.as_deref() == Some(&f.sha256)),
+                    recorded_in_sha256sums: f.is_some_and(|f| f.recorded_matches()),
                     taken_at_utc: f
                         .map(|f| taken_at(a, f).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
                     restore_tests,
@@ -304,7 +309,7 @@ pub fn build(
         Outcome::Applied
     };
     Report {
-        format_version: 1,
+        format_version: FORMAT_VERSION,
         cutter_version: env!("CARGO_PKG_VERSION").into(),
         plan_file: plan.file.display().to_string(),
         plan_sha256: plan.sha256.clone(),
@@ -443,7 +448,7 @@ pub fn markdown(r: &Report) -> String {
                     c.docker_name,
                     c.lifecycle,
                     c.state,
-                    c.id.as_deref().map_or("-", |i| &i[..i.len().min(12)]),
+                    c.id.as_deref().map_or("-", crate::diff::short),
                     c.image.as_deref().unwrap_or("-"),
                     if c.volume_present {
                         "present"
@@ -542,7 +547,8 @@ pub fn markdown(r: &Report) -> String {
     for n in &r.not_done {
         let _ = writeln!(s, "- {n}");
     }
-    s
+    // Paths on a host may hold control characters; the report shows them escaped.
+    crate::printer::escape_controls(&s, true)
 }
 
 /// Write `<dir>/<plan>-<timestamp>.md` and `.json`; returns their paths.

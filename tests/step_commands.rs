@@ -112,6 +112,8 @@ fn dump_file(hour: u32) -> FileState {
         recorded_sha256: Some(SHA.into()),
         manifest: Some(serde_json::json!({ "artefact": "dump" })),
         evidence: Default::default(),
+        sums_conflict: Vec::new(),
+        unreadable: Default::default(),
     }
 }
 

@@ -207,3 +207,34 @@ pub async fn holder_of(t: &dyn Transport) -> Result<Option<String>, RemoteError>
 pub async fn unlock(t: &dyn Transport, holder: &str) -> Result<bool, RemoteError> {
     Ok(t.run(&remove_cmd(holder, false), None).await?.success())
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::fuzzing::{config, lossy, mutated};
+
+    const HOLDER: &[u8] = b"ops@box pid 12345 plan /srv/plan.toml since 2026-05-15T08:00:00Z";
+
+    #[test]
+    fn a_holder_of_another_machine_or_no_pid_is_not_dead() {
+        assert!(!is_dead("ops@elsewhere.invalid pid 1 plan p since x"));
+        assert!(!is_dead("unknown"));
+        assert!(!is_dead(""));
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn holders_of_any_text(text in any::<String>()) {
+            let _ = is_dead(&text);
+        }
+
+        #[test]
+        fn holders_mutated(bytes in mutated(HOLDER)) {
+            let _ = is_dead(&lossy(&bytes));
+        }
+    }
+}

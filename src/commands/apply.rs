@@ -50,6 +50,13 @@ pub(crate) async fn exec(path: &Path, opts: &Options, printer: &Printer) -> Resu
     // A saved plan names its plan file and what it expected to find.
     let saved: Option<PlanView> = if path.extension().is_some_and(|e| e == "json") {
         let text = read_json_file(path)?;
+        super::check_format_version(
+            &text,
+            path,
+            "saved plan",
+            render::FORMAT_VERSION,
+            "cutter::saved_plan",
+        )?;
         let view: PlanView = serde_json::from_str(&text).map_err(|e| {
             miette!(
                 code = "cutter::saved_plan",
@@ -57,15 +64,6 @@ pub(crate) async fn exec(path: &Path, opts: &Options, printer: &Printer) -> Resu
                 path.display()
             )
         })?;
-        if view.format_version != render::FORMAT_VERSION {
-            return Err(miette!(
-                code = "cutter::saved_plan",
-                "`{}` has format_version {}, this cutter reads {}",
-                path.display(),
-                view.format_version,
-                render::FORMAT_VERSION
-            ));
-        }
         Some(view)
     } else {
         None

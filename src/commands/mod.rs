@@ -156,6 +156,48 @@ pub(crate) fn read_json_file(path: &Path) -> Result<String> {
     String::from_utf8(bytes).map_err(|_| miette!("`{}` is not UTF-8 text", path.display()))
 }
 
+/// Refuse a JSON document (a saved plan, a report) written in another
+/// format than the `supported` one this cutter reads, before reading it as
+/// this one's: the fields of a newer format may mean something else, and a
+/// document read half-right would be shown as if it were right.
+pub(crate) fn check_format_version(
+    text: &str,
+    path: &Path,
+    what: &str,
+    supported: u32,
+    code: &str,
+) -> Result<()> {
+    #[derive(serde::Deserialize)]
+    struct Versioned {
+        format_version: serde_json::Value,
+    }
+    // Anything else wrong is for the full read to report.
+    let Ok(Versioned { format_version }) = serde_json::from_str::<Versioned>(text) else {
+        return Ok(());
+    };
+    let (message, help) = match format_version.as_u64() {
+        Some(n) if n == u64::from(supported) => return Ok(()),
+        Some(n) if n > u64::from(supported) => (
+            format!(
+                "`{}` is a {what} of format_version {n}, newer than this cutter reads ({supported})",
+                path.display()
+            ),
+            "read it with the newer cutter that wrote it, or upgrade cutter",
+        ),
+        _ => (
+            format!(
+                "`{}` is a {what} of format_version {format_version}, which this cutter does not read ({supported})",
+                path.display()
+            ),
+            "read it with the cutter that wrote it",
+        ),
+    };
+    Err(miette::MietteDiagnostic::new(message)
+        .with_code(code.to_string())
+        .with_help(help)
+        .into())
+}
+
 /// Write machine output; a closed pipe or a full disk is an error (exit 1), not a panic.
 pub(crate) fn stdout(text: &str) -> Result<()> {
     crate::printer::stdout_text(text).map_err(stdout_error)

@@ -25,6 +25,13 @@ pub(crate) fn exec(
         return Ok(ExitStatus::Success);
     }
     let text = read_json_file(&report)?;
+    super::check_format_version(
+        &text,
+        &report,
+        "cutter report",
+        report::FORMAT_VERSION,
+        "cutter::report_format",
+    )?;
     let r: report::Report = serde_json::from_str(&text)
         .map_err(|e| miette!("`{}` is not a cutter report: {e}", report.display()))?;
     match format {

@@ -287,6 +287,9 @@ async fn observe_all(
             }
         }
     }
+    for w in diff::future_dated(plan, states, crate::clock::now()) {
+        printer.warn(&w);
+    }
     printer.status(
         Verb::Observed,
         &format!(

@@ -66,7 +66,7 @@ fn status(session: &Session<'_>, format: StatusFormat) -> Result<ExitStatus> {
                         match f.verified_at {
                             Some(_) if f.verified_now => format!(
                                 "hashed now, {}",
-                                if f.recorded_sha256.as_deref() == Some(&f.sha256) {
+                                if f.recorded_matches() {
                                     "matches SHA256SUMS"
                                 } else {
                                     "DOES NOT match SHA256SUMS"

@@ -7,15 +7,18 @@
 //! name can confuse the parser.
 
 pub mod machine;
+mod parse;
 pub mod probe;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
 use miette::Diagnostic;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use thiserror::Error;
 
+use parse::parse;
+pub use parse::{Sums, parse_inspect, parse_sums};
 pub use probe::probe_script;
 
 use crate::plan::Plan;
@@ -73,12 +76,28 @@ pub struct FileState {
     pub verified_at: Option<i64>,
     /// Whether this observation hashed the content.
     pub verified_now: bool,
-    /// What the `SHA256SUMS` beside it records for it.
+    /// What the `SHA256SUMS` beside it records for it (its last line).
     pub recorded_sha256: Option<String>,
+    /// The different hashes recorded for it when its `SHA256SUMS` lines
+    /// disagree (empty when they agree).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sums_conflict: Vec<String>,
     /// cutter's manifest for this file, if cutter made it.
     pub manifest: Option<serde_json::Value>,
     /// Other evidence files beside it (`<file>.<name>.json`), by name.
     pub evidence: BTreeMap<String, serde_json::Value>,
+    /// Evidence files beside it that cannot be read (truncated, not JSON),
+    /// by name (`cutter.json` for the manifest), with why.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unreadable: BTreeMap<String, String>,
+}
+
+impl FileState {
+    /// Whether `SHA256SUMS` records exactly this content, in every line
+    /// for it (what `sha256sum -c` checks).
+    pub fn recorded_matches(&self) -> bool {
+        self.sums_conflict.is_empty() && self.recorded_sha256.as_deref() == Some(&self.sha256)
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -269,7 +288,7 @@ async fn hash_unvouched(
     let out = transport
         .run("sh -s -- cutter-hash", Some(script.into_bytes()))
         .await?;
-    let hashes = parse_sums(&out.stdout_text());
+    let hashes = parse_sums(&out.stdout_text()).hashes;
     let at = now;
     for a in state.artefacts.values_mut() {
         let Some(f) = &mut a.newest else { continue };
@@ -295,244 +314,6 @@ pub fn code_text(code: Option<i32>) -> String {
     code.map_or("a signal".into(), |c| format!("exit code {c}"))
 }
 
-fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState, String> {
-    let names: Vec<&String> = plan
-        .artefacts
-        .values()
-        .filter(|a| a.host == host)
-        .map(|a| &a.name)
-        .collect();
-    let mut state = HostState {
-        host: host.to_string(),
-        ..Default::default()
-    };
-    for name in &names {
-        state
-            .artefacts
-            .insert((*name).clone(), ArtefactState::default());
-    }
-    let (stdout, contents) = split_contents(stdout);
-    let content = |path: &str| contents.get(path).cloned().unwrap_or_default();
-    let mut fields = stdout
-        .split(|b| *b == 0)
-        .map(|f| String::from_utf8_lossy(f).into_owned());
-    let mut evidence: HashMap<usize, BTreeMap<String, serde_json::Value>> = HashMap::new();
-    let mut sums: HashMap<String, HashMap<String, String>> = HashMap::new();
-    let mut stats: HashMap<String, Meta> = HashMap::new();
-    let mut verified: HashMap<usize, Verified> = HashMap::new();
-    let mut all: HashMap<usize, Vec<(String, bool)>> = HashMap::new();
-    let mut newest: HashMap<usize, (usize, String)> = HashMap::new();
-    while let Some(count) = fields.next() {
-        if count.is_empty() {
-            break;
-        }
-        let n: usize = count
-            .parse()
-            .map_err(|_| format!("malformed probe output near `{count}`"))?;
-        let rec: Vec<String> = fields.by_ref().take(n).collect();
-        if rec.len() != n {
-            return Err("truncated probe output (a file changed while it was observed?)".into());
-        }
-        let index = |s: &str| -> Result<usize, String> {
-            s.parse().map_err(|_| "bad artefact index".to_string())
-        };
-        use probe::Record;
-        match Record::from_tag(&rec[0])
-            .ok_or_else(|| format!("unexpected probe record `{}`", rec[0]))?
-        {
-            Record::Artefact if n == 3 => {
-                index(&rec[1])?;
-            }
-            Record::Artefact if n == 4 => {
-                newest.insert(
-                    index(&rec[1])?,
-                    (rec[2].parse().unwrap_or(0), rec[3].clone()),
-                );
-            }
-            Record::Sums if n == 3 => {
-                sums.insert(rec[1].clone(), parse_sums(&content(&rec[2])));
-            }
-            Record::Match if n == 4 => {
-                all.entry(index(&rec[1])?)
-                    .or_default()
-                    .push((rec[2].clone(), rec[3] == "1"));
-            }
-            Record::Evidence if n == 4 => {
-                if let Ok(v) = serde_json::from_str(&content(&rec[3])) {
-                    evidence
-                        .entry(index(&rec[1])?)
-                        .or_default()
-                        .insert(rec[2].clone(), v);
-                }
-            }
-            Record::Stat => {
-                for entry in &rec[1..] {
-                    let mut parts = entry.splitn(5, ' ');
-                    if let (Some(size), Some(mtime), Some(inode), Some(ctime), Some(path)) = (
-                        parts.next(),
-                        parts.next(),
-                        parts.next(),
-                        parts.next(),
-                        parts.next(),
-                    ) && let Some(meta) = Meta::parse(size, mtime, inode, ctime)
-                    {
-                        stats.insert(path.to_string(), meta);
-                    }
-                }
-            }
-            Record::Verified if n == 3 => {
-                if let Some(v) = Verified::parse(&content(&rec[2])) {
-                    verified.insert(index(&rec[1])?, v);
-                }
-            }
-            Record::Docker if n == 4 => {
-                let docker = state.docker.get_or_insert_with(DockerState::default);
-                let text = &rec[3];
-                // `inspect` of several objects exits 1 when one vanished after
-                // it was listed (another apply's teardown): its JSON still holds
-                // the rest, which is the state now.
-                let json = text.trim_start().starts_with(['[', '{']);
-                if rec[2] != "0" && !json {
-                    return Err(format!("`docker` failed: {}", crate::remote::tail(text, 3)));
-                }
-                match rec[1].as_str() {
-                    "containers" => docker.containers = parse_inspect(text)?,
-                    "volumes" => docker.volumes = parse_volumes(text)?,
-                    "networks" => docker.networks = parse_networks(text)?,
-                    _ => {}
-                }
-            }
-            Record::Missing => {
-                return Err(format!(
-                    "`{}` is not installed on the host (command not found)",
-                    rec.get(1).map_or("docker", |s| s)
-                ));
-            }
-            Record::Machine if n == 3 => state.machine = machine::Machine::parse(&rec[1], &rec[2]),
-            Record::Lock if n == 2 => state.lock = Some(rec[1].clone()),
-            Record::Generation if n == 2 => state.generation = Some(rec[1].trim().to_string()),
-            Record::Failure if n == 3 => {
-                // `<plan>.<step>.json`, where the step id is `kind.name`.
-                let step = rec[1]
-                    .strip_suffix(".json")
-                    .and_then(|s| s.split_once('.'))
-                    .map(|(_, step)| step.to_string());
-                if let (Some(step), Ok(v)) = (step, serde_json::from_str(&content(&rec[2]))) {
-                    state.failures.insert(step, v);
-                }
-            }
-            other => return Err(format!("malformed probe record `{other:?}` ({n} fields)")),
-        }
-    }
-    for (i, (matches, path)) in newest {
-        let Some(name) = names.get(i) else { continue };
-        let (dir, base) = path.rsplit_once('/').unwrap_or(("", &path));
-        let mut ev = evidence.remove(&i).unwrap_or_default();
-        let meta = stats.get(&path).copied().unwrap_or_default();
-        // The record vouches for the content only while the metadata it was
-        // taken with is unchanged.
-        let record = verified
-            .remove(&i)
-            .filter(|v| v.meta == meta && v.meta != Meta::default());
-        let file = FileState {
-            recorded_sha256: sums.get(dir).and_then(|s| s.get(base)).cloned(),
-            manifest: ev.remove("cutter.json"),
-            sha256: record.as_ref().map_or(String::new(), |v| v.sha256.clone()),
-            verified_at: record.as_ref().map(|v| v.at),
-            verified_now: false,
-            path,
-            size: meta.size,
-            mtime: (meta.mtime / 1_000_000_000) as i64,
-            inode: meta.inode,
-            ctime: (meta.ctime / 1_000_000_000) as i64,
-            evidence: ev,
-        };
-        state.artefacts.insert(
-            (*name).clone(),
-            ArtefactState {
-                matches,
-                newest: Some(file),
-                all: all.remove(&i).unwrap_or_default(),
-            },
-        );
-    }
-    Ok(state)
-}
-
-/// Split the probe's output at its `Contents` record: the records before,
-/// and the small files' contents after (`grep -H -Z`: `path NUL line` per
-/// line), by path.
-fn split_contents(stdout: &[u8]) -> (&[u8], HashMap<String, String>) {
-    let marker = format!("1\0{}\0", probe::Record::Contents.tag());
-    let marker = marker.as_bytes();
-    let at = (0..stdout.len().saturating_sub(marker.len() - 1))
-        .find(|&i| stdout[i..].starts_with(marker) && (i == 0 || stdout[i - 1] == 0));
-    let Some(at) = at else {
-        return (stdout, HashMap::new());
-    };
-    let mut contents: HashMap<String, String> = HashMap::new();
-    for line in stdout[at + marker.len()..].split(|b| *b == b'\n') {
-        let Some(nul) = line.iter().position(|b| *b == 0) else {
-            continue;
-        };
-        let path = String::from_utf8_lossy(&line[..nul]).into_owned();
-        let text = contents.entry(path).or_default();
-        text.push_str(&String::from_utf8_lossy(&line[nul + 1..]));
-        text.push('\n');
-    }
-    (&stdout[..at], contents)
-}
-
-/// What `stat` says of a file; times in nanoseconds since the epoch, so
-/// that a write within the same second still moves ctime.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Meta {
-    size: u64,
-    mtime: i128,
-    inode: u64,
-    ctime: i128,
-}
-
-impl Meta {
-    fn parse(size: &str, mtime: &str, inode: &str, ctime: &str) -> Option<Meta> {
-        Some(Meta {
-            size: size.parse().ok()?,
-            mtime: nanos(mtime)?,
-            inode: inode.parse().ok()?,
-            ctime: nanos(ctime)?,
-        })
-    }
-}
-
-/// `1795830561.123456789` (stat's `%.9Y`) as nanoseconds.
-fn nanos(t: &str) -> Option<i128> {
-    let (s, f) = t.split_once('.').unwrap_or((t, "0"));
-    let f = format!("{f:0<9}");
-    Some(s.parse::<i128>().ok()? * 1_000_000_000 + f.get(..9)?.parse::<i128>().ok()?)
-}
-
-/// cutter's verification record beside a file (`.<name>.cutter-verified`):
-/// the metadata and SHA-256 of the file when it was last fully hashed.
-struct Verified {
-    meta: Meta,
-    sha256: String,
-    at: i64,
-}
-
-impl Verified {
-    fn parse(text: &str) -> Option<Verified> {
-        let mut w = text.split_whitespace();
-        let meta = Meta::parse(w.next()?, w.next()?, w.next()?, w.next()?)?;
-        let sha256 = w.next()?.to_string();
-        let at = w.next()?.parse().ok()?;
-        (sha256.len() == 64 && sha256.chars().all(|c| c.is_ascii_hexdigit())).then_some(Verified {
-            meta,
-            sha256,
-            at,
-        })
-    }
-}
-
 /// The shell line that writes the verification record of `./name`, whose
 /// content hashed to `$sha` (run right after cutter put it in place), on
 /// the host primitives.
@@ -546,226 +327,4 @@ pub fn record_verified(leaf: &crate::host::Leaf) -> String {
             leaf.word()
         ),
     )
-}
-
-/// Parse a coreutils `sha256sum` file into name → hash.
-pub fn parse_sums(text: &str) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    for line in text.lines() {
-        let (escaped, line) = match line.strip_prefix('\\') {
-            Some(rest) => (true, rest),
-            None => (false, line),
-        };
-        if line.len() < 66 {
-            continue;
-        }
-        let (hash, rest) = line.split_at(64);
-        let Some(name) = rest.strip_prefix("  ").or_else(|| rest.strip_prefix(" *")) else {
-            continue;
-        };
-        let name = if escaped {
-            unescape_sum_name(name)
-        } else {
-            name.to_string()
-        };
-        out.insert(name, hash.to_ascii_lowercase());
-    }
-    out
-}
-
-fn unescape_sum_name(name: &str) -> String {
-    let mut out = String::new();
-    let mut chars = name.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some('n') => out.push('\n'),
-                Some('r') => out.push('\r'),
-                Some('\\') => out.push('\\'),
-                Some(o) => {
-                    out.push('\\');
-                    out.push(o)
-                }
-                None => out.push('\\'),
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct InspectContainer {
-    id: String,
-    name: String,
-    image: String,
-    restart_count: i64,
-    state: InspectState,
-    config: InspectConfig,
-    network_settings: InspectNetworkSettings,
-    #[serde(default)]
-    mounts: Vec<InspectMount>,
-}
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct InspectState {
-    status: String,
-    started_at: String,
-}
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct InspectConfig {
-    image: String,
-    labels: Option<IndexMap<String, String>>,
-}
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct InspectNetworkSettings {
-    networks: Option<IndexMap<String, serde_json::Value>>,
-    ports: Option<IndexMap<String, Option<Vec<InspectPort>>>>,
-}
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct InspectPort {
-    host_ip: String,
-    host_port: String,
-}
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct InspectMount {
-    #[serde(rename = "Type")]
-    kind: String,
-    name: Option<String>,
-    source: Option<String>,
-}
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct InspectVolume {
-    name: String,
-    #[serde(default)]
-    mountpoint: String,
-    labels: Option<IndexMap<String, String>>,
-}
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct InspectNetwork {
-    name: String,
-    driver: String,
-    internal: bool,
-    labels: Option<IndexMap<String, String>>,
-}
-
-/// A JSON array, or one JSON object per line (`docker inspect --format`).
-fn parse_json<T: for<'de> Deserialize<'de>>(what: &str, text: &str) -> Result<Vec<T>, String> {
-    let t = text.trim();
-    if t.is_empty() {
-        return Ok(Vec::new());
-    }
-    let err = |e: serde_json::Error| format!("cannot read `docker inspect` of {what}: {e}");
-    if t.starts_with('[') {
-        return serde_json::from_str(t).map_err(err);
-    }
-    t.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).map_err(err))
-        .collect()
-}
-
-pub fn parse_inspect(text: &str) -> Result<Vec<ContainerInfo>, String> {
-    let raw: Vec<InspectContainer> = parse_json("containers", text)?;
-    let mut out: Vec<ContainerInfo> = raw
-        .into_iter()
-        .map(|c| ContainerInfo {
-            id: c.id,
-            name: c.name.trim_start_matches('/').to_string(),
-            image: c.config.image,
-            image_id: c.image,
-            state: c.state.status,
-            restart_count: c.restart_count,
-            started_at: c.state.started_at,
-            labels: c.config.labels.unwrap_or_default(),
-            networks: c
-                .network_settings
-                .networks
-                .map(|n| n.keys().cloned().collect())
-                .unwrap_or_default(),
-            mount_sources: c
-                .mounts
-                .iter()
-                .filter_map(|m| m.source.clone())
-                .filter(|s| s.starts_with('/'))
-                .collect(),
-            volumes: c
-                .mounts
-                .into_iter()
-                .filter(|m| m.kind == "volume")
-                .filter_map(|m| m.name)
-                .collect(),
-            published_ports: c
-                .network_settings
-                .ports
-                .unwrap_or_default()
-                .into_iter()
-                .flat_map(|(port, binds)| {
-                    binds
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(move |b| format!("{}:{}->{port}", b.host_ip, b.host_port))
-                })
-                .collect(),
-        })
-        .collect();
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
-}
-
-fn parse_volumes(text: &str) -> Result<Vec<VolumeInfo>, String> {
-    let raw: Vec<InspectVolume> = parse_json("volumes", text)?;
-    Ok(raw
-        .into_iter()
-        .map(|v| VolumeInfo {
-            name: v.name,
-            mountpoint: v.mountpoint,
-            labels: v.labels.unwrap_or_default(),
-        })
-        .collect())
-}
-
-fn parse_networks(text: &str) -> Result<Vec<NetworkInfo>, String> {
-    let raw: Vec<InspectNetwork> = parse_json("networks", text)?;
-    Ok(raw
-        .into_iter()
-        .map(|n| NetworkInfo {
-            name: n.name,
-            driver: n.driver,
-            internal: n.internal,
-            labels: n.labels.unwrap_or_default(),
-        })
-        .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sums_round_trip_odd_names() {
-        let h = "a".repeat(64);
-        for name in ["plain.dump", "with space", "new\nline", "back\\slash"] {
-            let (escaped_name, escaped) = crate::host::sums_name(name);
-            let line = format!("{}{h}  {escaped_name}\n", if escaped { "\\" } else { "" });
-            assert_eq!(parse_sums(&line).get(name), Some(&h), "{name:?}");
-        }
-    }
-
-    #[test]
-    fn sums_accept_binary_marker() {
-        let h = "b".repeat(64);
-        assert_eq!(
-            parse_sums(&format!("{h} *x.dump\n")).get("x.dump"),
-            Some(&h)
-        );
-    }
 }

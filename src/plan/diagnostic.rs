@@ -6,6 +6,8 @@ use std::sync::Arc;
 use miette::{Diagnostic, LabeledSpan, NamedSource};
 use thiserror::Error;
 
+use crate::printer::escape_controls;
+
 /// One problem in a plan file, with labels on the exact spans involved.
 #[derive(Debug, Error, Diagnostic, Clone)]
 #[error("{message}")]
@@ -65,7 +67,9 @@ impl Diagnostics {
     /// Start a diagnostic with a code (`cutter::<code>`) and message.
     pub fn error(&mut self, code: &str, message: impl Into<String>) -> &mut PlanDiagnostic {
         self.errors.push(PlanDiagnostic {
-            message: message.into(),
+            // Names in a message are the plan's, which may hold control
+            // characters (`"\u001b"` in a quoted key): never shown raw.
+            message: escape_controls(&message.into(), false),
             code: Some(format!("cutter::{code}")),
             src: self.src.clone(),
             labels: Vec::new(),
@@ -108,13 +112,15 @@ impl Diagnostics {
 
 impl PlanDiagnostic {
     pub fn label(&mut self, span: Range<usize>, text: impl Into<String>) -> &mut Self {
-        self.labels
-            .push(LabeledSpan::new_with_span(Some(text.into()), span));
+        self.labels.push(LabeledSpan::new_with_span(
+            Some(escape_controls(&text.into(), false)),
+            span,
+        ));
         self
     }
 
     pub fn help(&mut self, text: impl Into<String>) -> &mut Self {
-        self.help = Some(text.into());
+        self.help = Some(escape_controls(&text.into(), true));
         self
     }
 }

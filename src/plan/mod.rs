@@ -29,6 +29,23 @@ pub use vars::VarOverrides;
 /// Label put on every container, volume and network cutter creates.
 pub const MANAGED_LABEL: &str = "cutter.managed";
 
+/// The longest file name, in bytes, a host's file system takes (Linux's
+/// `NAME_MAX`).
+pub const NAME_MAX: usize = 255;
+
+/// The most bytes cutter adds to an artefact's file name for the files it
+/// keeps beside it under names derived from it: records, manifests,
+/// quarantined copies. Today the longest is a quarantined verification
+/// record, `.cutter-quarantine.<16-byte stamp>..NAME.cutter-verified`, 53
+/// bytes more than `NAME`; a quarantined manifest adds 48, and temporaries
+/// (`.cutter-tmp.<pid>.<role>.XXXXXX`) do not carry `NAME` at all. The
+/// margin is generous on purpose, so that names cutter derives later fit
+/// too: every one must stay within it, so that validate refuses a name the
+/// host would refuse halfway through an apply. An evidence file
+/// (`NAME.restore-test.C.json`) gets the same margin on top of its own
+/// length.
+pub const MAX_DERIVED_SUFFIX: usize = 72;
+
 #[derive(Debug)]
 pub struct Plan {
     pub file: PathBuf,

@@ -183,5 +183,6 @@ pub fn render(view: &PlanView, title: &str, shown: Shown) -> String {
     } else {
         s.push_str("_The step graph is too large to show; run `cutter graph --format mermaid`._\n");
     }
-    s
+    // Paths on a host may hold control characters; the comment shows them escaped.
+    crate::printer::escape_controls(&s, true)
 }

@@ -332,11 +332,12 @@ pub fn fingerprint(plan: &Plan, states: &HashMap<String, HostState>) -> String {
         for (name, a) in &s.artefacts {
             match &a.newest {
                 Some(f) => h.update(format!(
-                    "artefact {name} {} {} {} {:?} {}\n",
+                    "artefact {name} {} {} {} {:?} {:?} {}\n",
                     f.path,
                     f.size,
                     f.sha256,
                     f.recorded_sha256,
+                    f.sums_conflict,
                     f.evidence.keys().cloned().collect::<Vec<_>>().join(",")
                 )),
                 None => h.update(format!("artefact {name} missing\n")),

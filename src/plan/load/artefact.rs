@@ -8,7 +8,10 @@ use toml::Spanned;
 
 use super::Loader;
 use crate::plan::schema::{RawArtefact, RawKeep, RawPgDump, RawQuery};
-use crate::plan::{Artefact, DumpFormat, Keep, PgDump, PgQuery, Place, Plan, Producer};
+use crate::plan::{
+    Artefact, DumpFormat, Keep, MAX_DERIVED_SUFFIX, NAME_MAX, PgDump, PgQuery, Place, Plan,
+    Producer,
+};
 
 impl Loader<'_> {
     pub(super) fn resolve_artefact(
@@ -38,6 +41,7 @@ impl Loader<'_> {
                 .help("retention is for timestamped artefacts: every apply of a fixed path replaces the one file");
         }
         self.check_path(&a.path, &display, name.get_ref());
+        self.check_name_length(plan, &a.path, &path, name.get_ref());
         self.check_stderr(a.stderr.as_ref());
         self.refuse_protected_path(plan, &host, name, &a.path, &display);
         let place = match &a.container {
@@ -293,6 +297,51 @@ impl Loader<'_> {
             }
         }
         list.iter().map(|p| p.get_ref().clone()).collect()
+    }
+
+    /// The file name, and each evidence file's name beside it, leaves room
+    /// for the longest name cutter derives from it ([`MAX_DERIVED_SUFFIX`]).
+    fn check_name_length(
+        &mut self,
+        plan: &Plan,
+        raw: &Spanned<String>,
+        path: &crate::plan::Template,
+        owner: &str,
+    ) {
+        // Placeholders render to a fixed width, whatever the time.
+        let rendered = path.render(chrono::DateTime::UNIX_EPOCH);
+        let file = rendered.rsplit('/').next().unwrap_or(&rendered);
+        let limit = NAME_MAX - MAX_DERIVED_SUFFIX;
+        // Evidence files carry a container's name: the longest of them
+        // needs the margin too.
+        let evidence = plan
+            .containers
+            .values()
+            .filter(|c| c.restore.as_ref().is_some_and(|r| r.artefact == owner))
+            .map(|c| (c.name.clone(), format!(".{}", c.evidence_name())))
+            .max_by_key(|(_, e)| e.len());
+        let extra = evidence.as_ref().map_or(0, |(_, e)| e.len());
+        if file.len() + extra <= limit {
+            return;
+        }
+        let d = self.diags.error(
+            "name_too_long",
+            format!(
+                "artefact `{owner}` has a file name of {} bytes: the host takes at most {NAME_MAX}, and cutter's files beside it need up to {MAX_DERIVED_SUFFIX} more",
+                file.len()
+            ),
+        );
+        match &evidence {
+            Some((c, e)) => d.label(
+                raw.span(),
+                format!(
+                    "at most {} bytes here: the restore test of container `{c}` leaves `<file>{e}` beside it",
+                    limit.saturating_sub(extra)
+                ),
+            ),
+            None => d.label(raw.span(), format!("at most {limit} bytes here")),
+        };
+        d.help("shorten the file name (cutter keeps its manifest, records and quarantined copies beside it under longer names)");
     }
 
     /// Paths are absolute, in normal form, and name a file.

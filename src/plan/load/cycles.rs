@@ -26,27 +26,51 @@ pub(super) fn check_cycles(plan: &Plan, diags: &mut Diagnostics) {
     sccs.sort();
     for scc in sccs {
         let (path, edges) = walk_cycle(&g, &scc);
-        let mut names: Vec<&str> = path.iter().map(|n| g[*n]).collect();
-        names.push(g[scc[0]]);
         let d = diags.error(
             "cycle",
-            format!(
-                "dependency cycle: {}",
-                names
-                    .iter()
-                    .map(|n| format!("`{n}`"))
-                    .collect::<Vec<_>>()
-                    .join(" → ")
-            ),
+            cycle_message(&path.iter().map(|n| g[*n]).collect::<Vec<_>>()),
         );
-        for i in edges {
+        for &i in edges.iter().take(MAX_LABELS) {
             let dep = &plan.deps[i];
             d.label(
                 dep.span.clone(),
                 format!("`{}` {} `{}`", dep.after, describe(dep.why), dep.before),
             );
         }
-        d.help("break the cycle by removing one of these dependencies");
+        if edges.len() > MAX_LABELS {
+            d.help(format!(
+                "break the cycle by removing one of its {} dependencies (the first {MAX_LABELS} are shown)",
+                edges.len()
+            ));
+        } else {
+            d.help("break the cycle by removing one of these dependencies");
+        }
+    }
+}
+
+/// How many members of a cycle its message names, and how many of its
+/// dependencies are labelled: rendering a label scans the plan file, so
+/// labelling all of a cycle of thousands took minutes.
+const MAX_NAMED: usize = 12;
+const MAX_LABELS: usize = 12;
+
+/// `dependency cycle: `a` → `b` → `a``, naming the first members of a long
+/// one and how many more there are.
+fn cycle_message(members: &[&str]) -> String {
+    let name = |n: &str| format!("`{n}`");
+    let mut shown: Vec<String> = members.iter().take(MAX_NAMED).map(|n| name(n)).collect();
+    if members.len() > MAX_NAMED {
+        shown.push(format!("… {} more", members.len() - MAX_NAMED));
+    }
+    shown.extend(members.first().map(|n| name(n)));
+    if members.len() > MAX_NAMED {
+        format!(
+            "dependency cycle of {} resources: {}",
+            members.len(),
+            shown.join(" → ")
+        )
+    } else {
+        format!("dependency cycle: {}", shown.join(" → "))
     }
 }
 

@@ -30,6 +30,9 @@ impl Loader<'_> {
                 .label(name.span(), "name the host, e.g. `[hosts.vps]`");
             return None;
         }
+        if !self.no_controls("host name", name) {
+            return None;
+        }
         let connection = self.connection(name, h)?;
         let protected = self.protected(&host, &h.protected);
         Some(Host {
@@ -75,6 +78,13 @@ impl Loader<'_> {
 
     fn ssh_target(&mut self, host: &str, ssh: &Spanned<String>, h: &RawHost) -> Option<SshTarget> {
         let destination = self.text_template(ssh)?;
+        if !self.no_controls_in(
+            &format!("the SSH destination of host `{host}`"),
+            &destination,
+            ssh.span(),
+        ) {
+            return None;
+        }
         if destination.trim().is_empty() || destination.starts_with('-') {
             self.diags
                 .error("host", format!("host `{host}` has no SSH destination"))
@@ -121,8 +131,8 @@ impl Loader<'_> {
                 }
                 if matches!(kind, "container" | "volume" | "network") {
                     self.check_docker_name(kind, item.get_ref(), item.span());
-                } else {
-                    self.non_empty(&format!("protected {kind}"), item);
+                } else if self.non_empty(&format!("protected {kind}"), item) {
+                    self.no_controls(&format!("protected {kind}"), item);
                 }
                 self.protected_spans.insert(
                     (host.to_string(), kind, item.get_ref().clone()),

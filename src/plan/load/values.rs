@@ -61,6 +61,28 @@ impl Loader<'_> {
     }
 
     /// Refuse an empty or blank value; `what` names it in the message.
+    /// Refuse a name or value with a control character (`"\u001b"` is a
+    /// valid TOML string): it would reach the terminal, the report and the
+    /// host's shell as it is.
+    pub(super) fn no_controls(&mut self, what: &str, value: &Spanned<String>) -> bool {
+        self.no_controls_in(what, value.get_ref(), value.span())
+    }
+
+    /// [`Loader::no_controls`] for a value as expanded from what `span` holds.
+    pub(super) fn no_controls_in(&mut self, what: &str, text: &str, span: Range<usize>) -> bool {
+        let Some(c) = text.chars().find(|c| c.is_control()) else {
+            return true;
+        };
+        self.diags
+            .error(
+                "control_character",
+                format!("{what} `{text}` contains a control character"),
+            )
+            .label(span, format!("`{}` here", c.escape_default()))
+            .help("names and paths are shown in terminals and reports and passed to the host's shell: write them without control characters");
+        false
+    }
+
     pub(super) fn non_empty(&mut self, what: &str, value: &Spanned<String>) -> bool {
         if !value.get_ref().trim().is_empty() {
             return true;

@@ -18,6 +18,7 @@ impl Loader<'_> {
         // How deep each variable nests others: `b = "{{ var.a }}"` is one deeper than `a`.
         let mut depths: HashMap<String, usize> = HashMap::new();
         for (name, value) in vars {
+            self.no_controls("variable name", name);
             self.resolve_var(name, value, &mut depths);
         }
         self.report_unused_overrides(vars);
