@@ -16,6 +16,7 @@ mod evidence;
 mod exit_codes;
 mod faults;
 mod fuzz;
+mod host_attacks;
 mod host_boundary;
 mod host_faults;
 mod host_output;
