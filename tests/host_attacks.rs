@@ -519,8 +519,9 @@ fn the_reaper_and_stale_locks_never_follow_links() {
 /// The artefact folder spelled through a link to the protected folder, a
 /// protected path that is itself a link (written through its target), a
 /// protected path given with a trailing slash, and a `{{ date }}` folder
-/// that renders to the protected folder: refused on the host, nothing
-/// written. Twin: the same plans with the protection elsewhere.
+/// that renders to the protected folder, a protected path spelled with
+/// `..`, `.` or `//` (refused on the host only: the plan still shows the
+/// write as `create`): refused on the host, nothing written. Twin: the same plans with the protection elsewhere.
 #[test]
 fn every_spelling_of_a_protected_folder_is_refused() {
     let lab = Lab::new();
@@ -534,6 +535,9 @@ fn every_spelling_of_a_protected_folder_is_refused() {
         ("prod/", "prod/x.txt"),
         ("prod-link/", "alias/x.txt"),
         ("2026-05-15", "{{ date }}/x.txt"),
+        ("elsewhere/../prod", "prod/x.txt"),
+        ("./prod", "prod/x.txt"),
+        ("/prod", "prod/x.txt"),
     ];
     let plan = |protected: &str, path: &str| {
         format!(
@@ -988,4 +992,35 @@ fn two_entries_for_an_unidentifiable_machine_are_refused() {
     // Twin: with the identity visible, the same plan applies.
     assert_eq!(lab.apply("plan.toml", &[]).status, 0);
     assert_eq!(lab.read("free/x.txt").unwrap(), "a\n");
+}
+
+/// Retention in dated folders, where an old dated folder is a link to a
+/// protected folder holding files cutter once made (an archive): the
+/// deletion enters the folder by its real path and is refused. Twin: the
+/// same files in a real dated folder are deleted.
+#[test]
+fn retention_never_deletes_through_a_linked_folder() {
+    let lab = Lab::new();
+    for dir in ["prod", "free/2026-05-14"] {
+        lab.put(&format!("{dir}/x.txt"), "production\n");
+        lab.put(&format!("{dir}/x.txt.cutter.json"), "{}\n");
+    }
+    lab.link("../prod", "out/2026-05-14");
+    let plan = |dir: &str| {
+        format!(
+            "{HERE}[hosts.here.protected]\npaths = [\"{{d}}/prod\"]\n\n[artefacts.a]\npath = \"{{d}}/{dir}/{{{{ date }}}}/x.txt\"\ncommand = \"echo hello\"\nkeep = {{ last = 1 }}\n"
+        )
+    };
+    let now = [("CUTTER_NOW", "2026-05-15T08:00:00Z")];
+    lab.plan("twin.toml", &plan("free"));
+    let r = lab.run(&["apply", "--yes", "twin.toml"], &now);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(lab.read("free/2026-05-14/x.txt"), None, "the twin prunes");
+
+    let before = lab.snapshot("prod");
+    lab.plan("plan.toml", &plan("out"));
+    let r = lab.run(&["apply", "--yes", "plan.toml"], &now);
+    assert_eq!(lab.snapshot("prod"), before, "{}", r.stderr);
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    assert!(says(&r, "protected"), "{}", r.stderr);
 }
