@@ -1024,3 +1024,48 @@ fn retention_never_deletes_through_a_linked_folder() {
     assert_eq!(r.status, 1, "{}", r.stderr);
     assert!(says(&r, "protected"), "{}", r.stderr);
 }
+
+/// Links planted at the quarantine names of the next minutes (the
+/// artefact's and its manifest's), pointing into a protected folder:
+/// `--replace` of a damaged artefact is refused, nothing moves into the
+/// protected folder. Twin: without links, the damaged file is quarantined
+/// and made anew.
+#[test]
+fn links_at_quarantine_names_are_refused() {
+    let lab = Lab::new();
+    lab.put("prod/keep", "production\n");
+    lab.plan(
+        "plan.toml",
+        &format!(
+            "{HERE}[hosts.here.protected]\npaths = [\"{{d}}/prod\"]\n\n[artefacts.a]\npath = \"{{d}}/out/x.txt\"\ncommand = \"echo hello\"\n"
+        ),
+    );
+    assert_eq!(lab.apply("plan.toml", &[]).status, 0);
+    lab.put("out/x.txt", "damaged\n");
+    let now = chrono::Utc::now();
+    for s in 0..300 {
+        let q = (now + chrono::Duration::seconds(s)).format("%Y%m%dT%H%M%SZ");
+        lab.link("../prod", &format!("out/.cutter-quarantine.{q}.x.txt"));
+        lab.link(
+            "../prod/keep",
+            &format!("out/.cutter-quarantine.{q}.x.txt.cutter.json"),
+        );
+    }
+    let before = lab.snapshot("prod");
+    let r = lab.apply("plan.toml", &["--replace", "a"]);
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    assert!(says(&r, "is a link or not a regular file"), "{}", r.stderr);
+    assert_eq!(lab.snapshot("prod"), before);
+    // Twin: the links gone, the damaged file is quarantined and replaced.
+    for e in std::fs::read_dir(lab.path("out")).unwrap().flatten() {
+        if e.file_name()
+            .to_string_lossy()
+            .starts_with(".cutter-quarantine.")
+        {
+            std::fs::remove_file(e.path()).unwrap();
+        }
+    }
+    let r = lab.apply("plan.toml", &["--replace", "a"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(lab.read("out/x.txt").unwrap(), "hello\n");
+}
