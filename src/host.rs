@@ -8,7 +8,10 @@
 //!
 //! - [`enter`]: `cd -P` into a folder by its real path, refused when that
 //!   real path is at or under the real path of any protected path (declared
-//!   in the plan, or observed: Docker's root, protected volumes and mounts);
+//!   in the plan, or observed: Docker's root, protected volumes and mounts),
+//!   or when it holds a line break (reachable through a link): the list of
+//!   temporaries is split on line breaks, and `rm -rf` of a piece of such a
+//!   path would remove the folder named before the break;
 //! - [`temp`]: temporaries are created exclusively (`mktemp`, `O_EXCL`) under
 //!   a name no existing entry can answer, carrying the creating process's
 //!   ID so that the next step in the folder removes what a killed one left;
@@ -39,7 +42,8 @@ cutter_mode=$(printf '%o' $(( 0666 & ~0$(umask) )))
 cutter_fail() { echo "$*" >&2; exit 1; }
 cutter_refuse() { echo "$*" >&2; exit 5; }
 cutter_enter() {
-  cutter_dir=$(realpath -m -- "$1") || cutter_refuse "cannot resolve the folder $1"; shift
+  cutter_dir=$(realpath -m -- "$1") || cutter_refuse "cannot resolve the folder $1"
+  case $cutter_dir in *"$cutter_nl"*) cutter_refuse "refusing to write in $1: its real path has a line break";; esac; shift
   for p in "$@"; do
     rp=$(realpath -m -- "$p") || cutter_refuse "cannot resolve the protected path $p"
     case "$cutter_dir/" in "${rp%/}/"*) cutter_refuse "refusing to write in $cutter_dir: it resolves under protected path $p";; esac

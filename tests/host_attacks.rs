@@ -1069,3 +1069,43 @@ fn links_at_quarantine_names_are_refused() {
     assert_eq!(r.status, 0, "{}", r.stderr);
     assert_eq!(lab.read("out/x.txt").unwrap(), "hello\n");
 }
+
+/// A link on the artefact's path whose target has a line break in the
+/// middle (`out -> "<d>/prod\n/x"`): the folder's real path then holds a
+/// line break, and the list of temporaries, split on line breaks when they
+/// are dropped, made `rm -rf -- <d>/prod` of it: the whole protected
+/// folder (or any folder named before the break, protected or not) was
+/// deleted while apply said "Applied". A folder whose real path has a line
+/// break is refused. Twin: the same link without the break is written
+/// through.
+#[test]
+fn a_line_break_in_a_real_path_never_deletes_a_folder() {
+    let lab = Lab::new();
+    lab.put("prod/keep", "production\n");
+    lab.put("free/keep", "other\n");
+    let d = lab.d();
+    lab.link(&format!("{d}/prod\n/x"), "out");
+    lab.link(&format!("{d}/free\n/x"), "out2");
+    lab.link(&format!("{d}/free/x"), "out3");
+    let plan = |dir: &str| {
+        format!(
+            "{HERE}[hosts.here.protected]\npaths = [\"{{d}}/prod\"]\n\n[artefacts.a]\npath = \"{{d}}/{dir}/x.txt\"\ncommand = \"echo hello\"\n"
+        )
+    };
+    for dir in ["out", "out2"] {
+        lab.plan("plan.toml", &plan(dir));
+        let r = lab.apply("plan.toml", &[]);
+        assert_eq!(
+            lab.read("prod/keep").as_deref(),
+            Some("production\n"),
+            "{dir}"
+        );
+        assert_eq!(lab.read("free/keep").as_deref(), Some("other\n"), "{dir}");
+        assert_eq!(r.status, 1, "{dir}: {}", r.stderr);
+        assert!(says(&r, "line break"), "{dir}: {}", r.stderr);
+    }
+    lab.plan("plan.toml", &plan("out3"));
+    assert_eq!(lab.apply("plan.toml", &[]).status, 0);
+    assert_eq!(lab.read("free/x/x.txt").unwrap(), "hello\n");
+    assert_eq!(lab.read("free/keep").unwrap(), "other\n");
+}
