@@ -1109,3 +1109,39 @@ fn a_line_break_in_a_real_path_never_deletes_a_folder() {
     assert_eq!(lab.read("free/x/x.txt").unwrap(), "hello\n");
     assert_eq!(lab.read("free/keep").unwrap(), "other\n");
 }
+
+/// A host entry that declares protection but has no resource of its own
+/// is not observed, so its protection is not shared with a second entry
+/// for the same machine: the second entry writes into the protected
+/// folder, and the plan says "production untouched". Twin: with a resource
+/// on the protecting entry, the same write is refused (it is observed and
+/// shared by machine-id).
+#[test]
+#[ignore = "attack succeeds: an entry with protection but no resources is not observed, so its protection is not shared"]
+fn protection_of_an_entry_without_resources_is_shared() {
+    let lab = Lab::new();
+    lab.put("prod/keep", "production\n");
+    let plan = |extra: &str| {
+        format!(
+            "[hosts.here]\nlocal = true\n[hosts.here.protected]\npaths = [\"{{d}}/prod\"]\n\n[hosts.again]\nlocal = true\n\n[artefacts.attack]\nhost = \"again\"\npath = \"{{d}}/prod/x.txt\"\ncommand = \"echo attack\"\n{extra}"
+        )
+    };
+    lab.plan(
+        "twin.toml",
+        &plan("\n[artefacts.mine]\nhost = \"here\"\npath = \"{d}/free/a.txt\"\ncommand = \"echo a\"\n"),
+    );
+    let r = lab.apply("twin.toml", &[]);
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    assert!(says(&r, "protected"), "{}", r.stderr);
+    assert_eq!(lab.snapshot("prod").len(), 1);
+
+    lab.plan("plan.toml", &plan(""));
+    let r = lab.apply("plan.toml", &[]);
+    assert_eq!(
+        lab.snapshot("prod"),
+        vec![("keep".into(), "production\n".into())],
+        "{}",
+        r.stdout
+    );
+    assert_eq!(r.status, 1, "{}", r.stderr);
+}
