@@ -44,18 +44,34 @@ cutter_refuse() { echo "$*" >&2; exit 5; }
 cutter_enter() {
   cutter_dir=$(realpath -m -- "$1") || cutter_refuse "cannot resolve the folder $1"
   case $cutter_dir in *"$cutter_nl"*) cutter_refuse "refusing to write in $1: its real path has a line break";; esac; shift
-  for p in "$@"; do
-    rp=$(realpath -m -- "$p") || cutter_refuse "cannot resolve the protected path $p"
-    case "$cutter_dir/" in "${rp%/}/"*) cutter_refuse "refusing to write in $cutter_dir: it resolves under protected path $p";; esac
+  cutter_prot=
+  for cutter_p in "$@"; do
+    cutter_rp=$(realpath -m -- "$cutter_p") || cutter_refuse "cannot resolve the protected path $cutter_p"
+    case "$cutter_dir/" in "${cutter_rp%/}/"*) cutter_refuse "refusing to write in $cutter_dir: it resolves under protected path $cutter_p";; esac
+    cutter_prot="$cutter_prot${cutter_rp%/}$cutter_nl"
   done
   mkdir -p -- "$cutter_dir" || cutter_refuse "cannot create $cutter_dir"
   cd -P -- "$cutter_dir" || cutter_refuse "cannot enter $cutter_dir"
   [ "$(pwd -P)" = "$cutter_dir" ] || cutter_refuse "cannot enter $cutter_dir: it changed while being entered"
-  for f in ./.cutter-tmp.*; do
-    [ -e "$f" ] || [ -L "$f" ] || continue
-    p=${f#./.cutter-tmp.}; p=${p%%.*}
-    case $p in ''|*[!0-9]*) continue;; esac
-    [ -d "/proc/$p" ] || rm -rf -- "$f" 2>/dev/null || :
+  for cutter_f in ./.cutter-tmp.*; do
+    [ -e "$cutter_f" ] || [ -L "$cutter_f" ] || continue
+    cutter_p=${cutter_f#./.cutter-tmp.}; cutter_p=${cutter_p%%.*}
+    case $cutter_p in ''|*[!0-9]*) continue;; esac
+    [ -d "/proc/$cutter_p" ] || cutter_protected "$cutter_f" || rm -rf -- "$cutter_f" 2>/dev/null || :
+  done
+}
+cutter_protected() {
+  cutter_pt="$cutter_dir/${1#./}"
+  set -f; cutter_ifs=$IFS; IFS=$cutter_nl
+  for cutter_rp in $cutter_prot; do
+    case "$cutter_pt/" in "$cutter_rp/"*) IFS=$cutter_ifs; set +f; return 0;; esac
+    case "$cutter_rp/" in "$cutter_pt/"*) IFS=$cutter_ifs; set +f; return 0;; esac
+  done
+  IFS=$cutter_ifs; set +f; return 1
+}
+cutter_mine() {
+  for cutter_n in "$@"; do
+    if cutter_protected "$cutter_n"; then cutter_refuse "refusing to touch $cutter_dir/${cutter_n#./}: it is protected"; fi
   done
 }
 cutter_temp() {
@@ -65,9 +81,9 @@ cutter_temp() {
   eval "$1=\$cutter_t"
 }
 cutter_drop_temps() {
-  set -f; ifs=$IFS; IFS=$cutter_nl
-  for t in $cutter_temps; do rm -rf -- "$t" 2>/dev/null || :; done
-  IFS=$ifs; set +f; cutter_temps=
+  set -f; cutter_ifs=$IFS; IFS=$cutter_nl
+  for cutter_f in $cutter_temps; do rm -rf -- "$cutter_f" 2>/dev/null || :; done
+  IFS=$cutter_ifs; set +f; cutter_temps=
 }
 cutter_room() {
   room=$(df -Pk -- "$1" 2>/dev/null | tail -n 1) || return 0
@@ -79,9 +95,10 @@ cutter_write() {
   cutter_room "$1"
 }
 cutter_dest() {
-  for n in "$@"; do
-    if [ -L "$n" ] || { [ -e "$n" ] && [ ! -f "$n" ]; }; then
-      cutter_refuse "refusing to replace $cutter_dir/${n#./}: it is a link or not a regular file"
+  cutter_mine "$@"
+  for cutter_n in "$@"; do
+    if [ -L "$cutter_n" ] || { [ -e "$cutter_n" ] && [ ! -f "$cutter_n" ]; }; then
+      cutter_refuse "refusing to replace $cutter_dir/${cutter_n#./}: it is a link or not a regular file"
     fi
   done
 }
@@ -92,15 +109,16 @@ cutter_put() {
 cutter_lock() {
   cutter_temp cutter_h -d lock
   printf '%s\n' "$$" > "$cutter_h/pid" || cutter_fail "cannot write the SHA256SUMS lock's holder in $cutter_dir"
-  i=0
+  cutter_since=$(date +%s)
   until mv -T -- "$cutter_h" ./.SHA256SUMS.cutter-lock 2>/dev/null; do
+    [ ! -L ./.SHA256SUMS.cutter-lock ] || cutter_refuse "refusing the SHA256SUMS lock in $cutter_dir: ./.SHA256SUMS.cutter-lock is a link"
     h=$(cat ./.SHA256SUMS.cutter-lock/pid 2>/dev/null) || h=
     age=$(( $(date +%s) - $(stat -c %Y ./.SHA256SUMS.cutter-lock 2>/dev/null || date +%s) ))
     case $h in
       ''|*[!0-9]*) [ "$age" -lt 60 ] || { rm -f ./.SHA256SUMS.cutter-lock/pid; rmdir ./.SHA256SUMS.cutter-lock 2>/dev/null && echo "removed a SHA256SUMS lock in $cutter_dir whose holder could not be read (${age}s old)" >&2; continue; };;
       *) if [ ! -d "/proc/$h" ] && [ "$age" -ge 10 ]; then rm -f ./.SHA256SUMS.cutter-lock/pid; rmdir ./.SHA256SUMS.cutter-lock 2>/dev/null && echo "removed a stale SHA256SUMS lock of process $h" >&2; continue; fi;;
     esac
-    i=$((i+1)); [ $i -lt 600 ] || { echo "SHA256SUMS in $cutter_dir is locked (./.SHA256SUMS.cutter-lock, process ${h:-unreadable}, ${age}s old) for over 60s" >&2; exit 6; }
+    [ $(( $(date +%s) - cutter_since )) -lt 60 ] || { echo "SHA256SUMS in $cutter_dir is locked (./.SHA256SUMS.cutter-lock, process ${h:-unreadable}, ${age}s old) for over 60s" >&2; exit 6; }
     sleep 0.1
   done
   cutter_locked=$cutter_dir

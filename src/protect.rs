@@ -134,11 +134,21 @@ fn observed_paths(declared: &Protected, state: &HostState) -> Vec<ObservedPath> 
                 .containers
                 .iter()
                 .any(|c| declared.covers(c) && c.volumes.contains(&v.name));
-            if (named || used) && v.mountpoint.starts_with('/') {
+            if !(named || used) {
+                continue;
+            }
+            if v.mountpoint.starts_with('/') {
                 push_path(
                     &mut p,
                     &v.mountpoint,
                     format!("data of protected volume `{}`", v.name),
+                );
+            }
+            if let Some(dir) = &v.device {
+                push_path(
+                    &mut p,
+                    dir,
+                    format!("the host folder behind protected volume `{}`", v.name),
                 );
             }
         }

@@ -34,7 +34,7 @@ pub const UNREADABLE: &str = "an unreadable holder";
 
 /// Prints the holder of the lock in `$d`, or, when it cannot be read, that
 /// and the lock's age.
-const READ_HOLDER: &str = "h=$(cat \"$d/holder\" 2>/dev/null) || h=; if [ -n \"$h\" ]; then printf '%s\\n' \"$h\"; else echo \"an unreadable holder (the lock is $(( $(date +%s) - $(stat -c %Y \"$d\" 2>/dev/null || date +%s) ))s old)\"; fi";
+XX \"$h\"; else echo \"an unreadable holder (the lock is $(( $(date +%s) - $(stat -c %Y \"$d\" 2>/dev/null || date +%s) ))s old)\"; fi";
 
 /// Who is applying: user, machine, process, plan and time.
 pub fn holder(plan_file: &str) -> String {
@@ -160,7 +160,7 @@ fn remove_cmd(holder: &str, unless_steps_run: bool) -> String {
     // it next sees that an apply ran; when it cannot be written (a full
     // disk), there is none, which never counts as unchanged.
     format!(
-        "d=\"{LOCK_DIR}\"; [ \"$(cat \"$d/holder\" 2>/dev/null)\" = {} ] || exit 1; {}g=\"{GENERATION_FILE}\"; {{ printf '%s\\n' {} > \"$g.tmp\" && mv -f \"$g.tmp\" \"$g\"; }} 2>/dev/null || rm -f \"$g\" \"$g.tmp\"; rm -f \"$d\"/steps.* \"$d/holder\" && rmdir \"$d\"",
+        "d=\"{LOCK_DIR}\"; [ \"$(cat \"$d/holder\" 2>/dev/null)\" = {} ] || exit 1; {}g=\"{GENERATION_FILE}\"; {{ gt=$(mktemp \"$g.XXXXXX\") && printf '%s\\n' {} > \"$gt\" && mv -fT -- \"$gt\" \"$g\"; }} 2>/dev/null || rm -f -- \"$g\" \"${{gt:-$g}}\"; rm -f \"$d\"/steps.* \"$d/holder\" && rmdir \"$d\"",
         quote(if holder.starts_with(UNREADABLE) {
             ""
         } else {

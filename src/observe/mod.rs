@@ -144,6 +144,8 @@ pub struct VolumeInfo {
     pub name: String,
     /// Its data folder on the host.
     pub mountpoint: String,
+    /// The host folder a bind-backed local volume stands for, if any.
+    pub device: Option<String>,
     pub labels: IndexMap<String, String>,
 }
 

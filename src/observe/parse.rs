@@ -419,6 +419,8 @@ struct InspectVolume {
     #[serde(default)]
     mountpoint: String,
     labels: Option<IndexMap<String, String>>,
+    #[serde(default)]
+    options: Option<IndexMap<String, String>>,
 }
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -497,10 +499,22 @@ fn parse_volumes(text: &str) -> Result<Vec<VolumeInfo>, String> {
     let raw: Vec<InspectVolume> = parse_json("volumes", text)?;
     Ok(raw
         .into_iter()
-        .map(|v| VolumeInfo {
-            name: v.name,
-            mountpoint: v.mountpoint,
-            labels: v.labels.unwrap_or_default(),
+        .map(|v| {
+            let options = v.options.unwrap_or_default();
+            // A local volume over a host folder (`--opt type=none --opt
+            // o=bind --opt device=DIR`): its data lives in DIR.
+            let bound = options
+                .get("o")
+                .is_some_and(|o| o.split(',').any(|x| x == "bind" || x == "rbind"));
+            VolumeInfo {
+                name: v.name,
+                mountpoint: v.mountpoint,
+                device: options
+                    .get("device")
+                    .filter(|d| bound && d.starts_with('/'))
+                    .cloned(),
+                labels: v.labels.unwrap_or_default(),
+            }
         })
         .collect())
 }

@@ -123,6 +123,26 @@ mod humantime_serde_secs {
     }
 }
 
+/// What cutter keeps a file name for, when `name` is one of the names it
+/// gives its own files beside an artefact: a plan may not name a file so.
+pub fn reserved_name(name: &str) -> Option<&'static str> {
+    if name == "SHA256SUMS" {
+        Some("the folder's checksums")
+    } else if name.ends_with(".cutter.json") {
+        Some("an artefact's manifest")
+    } else if name.starts_with(".cutter-") {
+        Some("its temporaries and quarantined files")
+    } else if name.ends_with(".cutter-verified") {
+        Some("a verification record")
+    } else if name.contains(".restore-test.") && name.ends_with(".json") {
+        Some("restore-test evidence")
+    } else if name.starts_with("cutter-report-") {
+        Some("report copies")
+    } else {
+        None
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Protected {
     pub containers: Vec<String>,
@@ -459,7 +479,16 @@ impl Plan {
 
     /// Whether any resource on `host` needs Docker.
     pub fn uses_docker(&self, host: &str) -> bool {
-        self.artefacts
+        // Protected containers, labels or volumes are observed whatever the
+        // plan does there: their mounts and data folders are protected.
+        let p = self.hosts.get(host).map(|h| &h.protected);
+        p.is_some_and(|p| {
+            !p.containers.is_empty()
+                || !p.labels.is_empty()
+                || !p.volumes.is_empty()
+                || !p.networks.is_empty()
+        }) || self
+            .artefacts
             .values()
             .any(|a| a.host == host && a.place != Place::Host)
             || self.containers.values().any(|c| c.host == host)
@@ -476,11 +505,12 @@ impl Plan {
             .to_string()
     }
 
-    /// Hosts that have at least one resource, in declaration order.
+    /// Hosts that have at least one resource or declare protection (whose
+    /// machine then has to be observed to share it), in declaration order.
     pub fn used_hosts(&self) -> Vec<&Host> {
         self.hosts
             .values()
-            .filter(|h| self.host_has_resources(&h.name))
+            .filter(|h| self.host_has_resources(&h.name) || !h.protected.is_empty())
             .collect()
     }
 

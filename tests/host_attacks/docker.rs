@@ -63,7 +63,6 @@ fn docker_use(d: &str) -> String {
 /// regression half). Twin: the container unprotected, the write goes
 /// through.
 #[test]
-#[ignore = "attack succeeds: without a Docker resource in the plan, a protected container's bind mounts are not observed"]
 fn stack_a_protected_bind_mount_is_protected_when_the_plan_uses_no_docker() {
     let lab = Lab::new();
     let name = format!("cutter-attack-bind-{}", std::process::id());
@@ -110,7 +109,6 @@ fn stack_a_protected_bind_mount_is_protected_when_the_plan_uses_no_docker() {
 /// protects; cutter writes into production's data there. Twin: the same
 /// container unprotected.
 #[test]
-#[ignore = "attack succeeds: the host folder behind a bind-backed named volume of a protected container is not protected"]
 fn stack_the_folder_behind_a_protected_bind_backed_volume_is_protected() {
     let lab = Lab::new();
     let pid = std::process::id();
@@ -156,7 +154,6 @@ fn stack_the_folder_behind_a_protected_bind_backed_volume_is_protected() {
 /// the file is observed as protected, but a `stderr` name beside an
 /// artefact in its folder replaces it. Twin: the container unprotected.
 #[test]
-#[ignore = "attack succeeds: a protected container's bind-mounted file is replaced through the stderr name"]
 fn stack_a_protected_bind_mounted_file_is_never_replaced() {
     let lab = Lab::new();
     let name = format!("cutter-attack-conf-{}", std::process::id());

@@ -236,7 +236,7 @@ fn quarantine_old(plan: &Plan, a: &Artefact, old: &str) -> Result<String, String
     let q_old = old_leaf.word();
     let q_old_rec = Leaf::new(&format!(".{old_name}.cutter-verified"))?.word();
     Ok(format!(
-        "( cutter_temps=; trap '{}; {}' EXIT; {}; {}; q=$(date -u +%Y%m%dT%H%M%SZ); for f in {q_old} {q_old}.*.json {q_old_rec}; do [ -e \"$f\" ] || [ -L \"$f\" ] || continue; cutter_put \"$f\" \"./.cutter-quarantine.$q.${{f#./}}\"; done; {}; {}; {}; printf '{}%s/.cutter-quarantine.%s.%s\\n' \"$cutter_dir\" \"$q\" {} )",
+        "( cutter_temps=; trap '{}; {}' EXIT; {}; {}; q=$(date -u +%Y%m%dT%H%M%SZ); for f in {q_old} {q_old}.*.json {q_old_rec}; do [ -e \"$f\" ] || [ -L \"$f\" ] || continue; cutter_mine \"$f\"; cutter_put \"$f\" \"./.cutter-quarantine.$q.${{f#./}}\"; done; {}; {}; {}; printf '{}%s/.cutter-quarantine.%s.%s\\n' \"$cutter_dir\" \"$q\" {} )",
         host::UNLOCK,
         host::DROP_TEMPS,
         host::enter(old_dir, plan.hosts[&a.host].protected.real_paths()),
@@ -278,14 +278,14 @@ pub fn prune(plan: &Plan, a: &Artefact, files: &[String]) -> Result<Script, Stri
     for f in files {
         let (dir, name) = split_path(f);
         let q = Leaf::new(name)?.word();
+        let rec = Leaf::new(&format!(".{name}.cutter-verified"))?.word();
         s.commands.push(format!(
-            "( cutter_temps=; trap '{}; {}' EXIT; {}; {}; [ -f {q}.cutter.json ] || {{ echo {} >&2; exit 7; }}; rm -f -- {q} {q}.*.json {}; {}; {}; {} )",
+            "( cutter_temps=; trap '{}; {}' EXIT; {}; {}; [ -f {q}.cutter.json ] || {{ echo {} >&2; exit 7; }}; for f in {q} {q}.*.json {rec}; do [ -e \"$f\" ] || [ -L \"$f\" ] || continue; cutter_mine \"$f\"; done; rm -f -- {q} {q}.*.json {rec}; {}; {}; {} )",
             host::UNLOCK,
             host::DROP_TEMPS,
             host::enter(dir, plan.hosts[&a.host].protected.real_paths()),
             host::LOCK,
             quote(&format!("`{f}` has no cutter manifest any more: not deleting it")),
-            Leaf::new(&format!(".{name}.cutter-verified"))?.word(),
             host::sums(name, None),
             host::SUMS_PUT,
             host::UNLOCK,

@@ -43,6 +43,7 @@ impl Loader<'_> {
         self.check_path(&a.path, &display, name.get_ref());
         self.check_name_length(plan, &a.path, &path, name.get_ref());
         self.check_stderr(a.stderr.as_ref());
+        self.check_reserved(&a.path, &display, a.stderr.as_ref());
         self.refuse_protected_path(plan, &host, name, &a.path, &display);
         let place = match &a.container {
             Some(c) => self.place(plan, c),
@@ -115,6 +116,41 @@ impl Loader<'_> {
                 ),
                 "this path is protected",
             );
+        }
+    }
+
+    /// Neither the artefact's file name nor its `stderr` name may be one of
+    /// the names cutter gives its own files beside an artefact (one artefact
+    /// could forge another's manifest, evidence or record, and retention
+    /// trusts a manifest), and `stderr` is not the artefact itself.
+    fn check_reserved(
+        &mut self,
+        path: &Spanned<String>,
+        display: &str,
+        stderr: Option<&Spanned<String>>,
+    ) {
+        let leaf = display.rsplit('/').next().unwrap_or(display);
+        if let Some(what) = crate::plan::reserved_name(leaf) {
+            self.diags
+                .error("path", format!("`{leaf}` is a name cutter keeps for {what}"))
+                .label(path.span(), "a name of cutter's own")
+                .help("name the file otherwise: cutter writes and trusts files of this name beside its artefacts");
+        }
+        if let Some(stderr) = stderr {
+            let name = stderr.get_ref().as_str();
+            if let Some(what) = crate::plan::reserved_name(name) {
+                self.diags
+                    .error(
+                        "path",
+                        format!("`stderr` `{name}` is a name cutter keeps for {what}"),
+                    )
+                    .label(stderr.span(), "a name of cutter's own");
+            } else if name == leaf {
+                self.diags
+                    .error("path", "`stderr` names the artefact itself")
+                    .label(stderr.span(), "the same name as the artefact's file")
+                    .help("give the command's standard error a name of its own, e.g. \"pg_dump.stderr\"");
+            }
         }
     }
 
