@@ -34,7 +34,7 @@ pub const UNREADABLE: &str = "an unreadable holder";
 
 /// Prints the holder of the lock in `$d`, or, when it cannot be read, that
 /// and the lock's age.
-XX \"$h\"; else echo \"an unreadable holder (the lock is $(( $(date +%s) - $(stat -c %Y \"$d\" 2>/dev/null || date +%s) ))s old)\"; fi";
+const READ_HOLDER: &str = "h=$(cat \"$d/holder\" 2>/dev/null) || h=; if [ -n \"$h\" ]; then printf '%s\\n' \"$h\"; else echo \"an unreadable holder (the lock is $(( $(date +%s) - $(stat -c %Y \"$d\" 2>/dev/null || date +%s) ))s old)\"; fi";
 
 /// Who is applying: user, machine, process, plan and time.
 pub fn holder(plan_file: &str) -> String {
