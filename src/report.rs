@@ -45,6 +45,11 @@ pub struct Report {
     /// Standing failures an operator acknowledged with this apply.
     #[serde(default)]
     pub acknowledged: Vec<String>,
+    /// Why production untouched is not provable: per host with protected
+    /// resources, the steps of this apply that ran free-form shell in the
+    /// host's own shell. Empty when none ran.
+    #[serde(default)]
+    pub not_provable: Vec<String>,
 }
 
 /// How an apply ended, as the report states it.
@@ -295,8 +300,13 @@ pub fn build(
             error: o.error.clone(),
         })
         .collect();
+    let not_provable = not_provable(plan, outcomes);
     let mut not_done = unfinished(outcomes);
-    not_done.push("nothing cutter did not create was stopped, removed or overwritten".into());
+    not_done.push(if not_provable.is_empty() {
+        "nothing cutter did not create was stopped, removed or overwritten".into()
+    } else {
+        "nothing cutter did not create was stopped, removed or overwritten by the operations cutter composes; what the free-form host commands did is not provable (see production)".into()
+    });
     let result = if interrupted {
         Outcome::Interrupted
     } else if outcomes.iter().any(|o| o.status != Status::Ok)
@@ -326,7 +336,31 @@ pub fn build(
         operator: String::new(),
         standing_failures: Vec::new(),
         acknowledged: Vec::new(),
+        not_provable,
     }
+}
+
+/// Per host with protected resources, the steps that ran (or began to run)
+/// free-form shell in its own shell.
+fn not_provable(plan: &Plan, outcomes: &[StepOutcome]) -> Vec<String> {
+    plan.used_hosts()
+        .into_iter()
+        .filter_map(|h| {
+            let steps: Vec<String> = outcomes
+                .iter()
+                .filter(|o| o.host == h.name && o.status != Status::Skipped)
+                .filter(|o| plan.unprovable_step(&o.step))
+                .map(|o| o.step.clone())
+                .collect();
+            (!steps.is_empty()).then(|| {
+                crate::render::not_provable(
+                    &h.name,
+                    &steps,
+                    plan.guards.values().filter(|g| g.host == h.name).count(),
+                )
+            })
+        })
+        .collect()
 }
 
 /// The steps that failed or were skipped, one line each with the error.
@@ -491,6 +525,13 @@ pub fn markdown(r: &Report) -> String {
         }
         if let Some(e) = &st.error {
             let _ = writeln!(s, "\nerror: {}", e);
+        }
+        s.push('\n');
+    }
+    if !r.not_provable.is_empty() {
+        s.push_str("## production\n\n");
+        for n in &r.not_provable {
+            let _ = writeln!(s, "- production untouched **not provable**: {n}");
         }
         s.push('\n');
     }

@@ -95,6 +95,29 @@ pub struct Host {
     pub name: String,
     pub connection: Connection,
     pub protected: Protected,
+    /// Whether the plan's free-form shell may run in this host's shell.
+    pub free_form: FreeForm,
+}
+
+/// `[hosts.x] free_form`: whether free-form shell from the plan runs in the
+/// host's own shell. Only an artefact's `command` and `verify` without
+/// `container` count: they run as the operator on the host, beside
+/// production, and nothing can prove what they write. Commands inside a
+/// container this plan declares (`command`/`verify` with `container`,
+/// `ready`, `restore.command`) do not count: cutter creates that container
+/// with only its own volume and network, and reaches it by `docker exec`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FreeForm {
+    Refuse,
+    Allow,
+}
+
+impl Host {
+    /// Whether the host declares anything as production.
+    pub fn has_protected(&self) -> bool {
+        !self.protected.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -451,7 +474,26 @@ pub enum GuardKind {
     },
 }
 
+impl Artefact {
+    /// Whether making it runs free-form shell from the plan in the host's
+    /// own shell (see [`FreeForm`]).
+    pub fn runs_host_shell(&self) -> bool {
+        matches!(self.producer, Producer::Command { .. }) && self.place == Place::Host
+    }
+}
+
 impl Plan {
+    /// Whether step `id` runs free-form shell in the host's own shell on a
+    /// host with protected resources: no one can prove it leaves production
+    /// alone.
+    pub fn unprovable_step(&self, id: &str) -> bool {
+        id.strip_prefix("artefact.")
+            .and_then(|name| self.artefacts.get(name))
+            .is_some_and(|a| {
+                a.runs_host_shell() && self.hosts.get(&a.host).is_some_and(Host::has_protected)
+            })
+    }
+
     /// The kind of the resource called `name`.
     pub fn kind_of(&self, name: &str) -> Option<Kind> {
         if self.artefacts.contains_key(name) {

@@ -67,6 +67,14 @@ pub struct RawHost {
     /// Check host keys strictly (default true).
     #[schemars(with = "Option<bool>")]
     pub strict_host_keys: Option<Spanned<bool>>,
+    /// Free-form shell from the plan in this host's shell (an artefact's
+    /// `command` or `verify` without `container`): `refuse` or `allow`.
+    /// Such a command cannot be proven to leave production alone, so the
+    /// default is `refuse` when the host declares anything protected, and
+    /// `allow` otherwise. With `allow`, plan and report say that "production
+    /// untouched" is not provable for this host, and name the steps.
+    #[schemars(with = "Option<String>", extend("enum" = ["refuse", "allow"]))]
+    pub free_form: Option<Spanned<String>>,
     /// What on this host is production and must never be mutated.
     #[serde(default)]
     pub protected: RawProtected,

@@ -83,7 +83,14 @@ pub struct Summary {
     pub unchanged: usize,
     /// Protected resources declared across hosts; the plan only ever reads them.
     pub protected: usize,
+    /// Whether cutter can prove production untouched: false when a step
+    /// runs free-form shell in the shell of a host with protected
+    /// resources (see `not_provable`).
     pub production_untouched: bool,
+    /// Why production untouched is not provable, one line per host with
+    /// protected resources where steps run free-form host commands (named).
+    #[serde(default)]
+    pub not_provable: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -92,6 +99,11 @@ pub struct HostView {
     /// `local` or `ssh <alias>`.
     pub connection: String,
     pub protected: Vec<String>,
+    /// Steps of this plan that run free-form shell in this host's own shell
+    /// (an artefact's `command`/`verify` without `container`); on a host
+    /// with protected resources, they make production untouched unprovable.
+    #[serde(default)]
+    pub free_form_host_commands: Vec<String>,
     pub changes: Vec<ChangeView>,
     pub unchanged: Vec<ChangeView>,
     /// Why the host was not observed, when it was not: its steps are all
@@ -136,7 +148,12 @@ impl Summary {
         if self.unknown > 0 {
             s.push_str(&format!(", {} unknown (host not observed)", self.unknown));
         }
-        if self.protected > 0 && self.production_untouched {
+        if !self.not_provable.is_empty() {
+            s.push_str(&format!(
+                "; production untouched not provable: {}",
+                self.not_provable.join("; ")
+            ));
+        } else if self.protected > 0 && self.production_untouched {
             s.push_str(&format!(
                 "; production untouched ({} protected, read only)",
                 self.protected
@@ -205,6 +222,7 @@ pub fn view(
                 Connection::Ssh(t) => format!("ssh {}", t.destination),
             },
             protected,
+            free_form_host_commands: Vec::new(),
             changes: Vec::new(),
             unchanged: Vec::new(),
             unobserved: (!states.contains_key(&host.name)).then(|| {
@@ -246,7 +264,23 @@ pub fn view(
                 Action::Conflict => summary.conflict += 1,
                 Action::Unknown => summary.unknown += 1,
             }
+            if ch.action != Action::Conflict
+                && plan
+                    .artefacts
+                    .get(&ch.resource)
+                    .is_some_and(|a| ch.kind == StepKind::Artefact && a.runs_host_shell())
+            {
+                hv.free_form_host_commands.push(ch.step.clone());
+            }
             hv.changes.push(cv);
+        }
+        if host.has_protected() && !hv.free_form_host_commands.is_empty() {
+            summary.production_untouched = false;
+            summary.not_provable.push(not_provable(
+                &host.name,
+                &hv.free_form_host_commands,
+                plan.guards.values().filter(|g| g.host == host.name).count(),
+            ));
         }
         hosts.push(hv);
     }
@@ -265,6 +299,22 @@ pub fn view(
         replace: Vec::new(),
         vars: indexmap::IndexMap::new(),
     }
+}
+
+/// What cutter cannot prove on a host with protected resources: `steps`
+/// run free-form shell in its own shell, and only its guards (if any) would
+/// notice what they changed.
+pub fn not_provable(host: &str, steps: &[String], guards: usize) -> String {
+    format!(
+        "{} free-form host command(s) on `{host}` ({}); {}",
+        steps.len(),
+        steps.join(", "),
+        if guards > 0 {
+            "guards only"
+        } else {
+            "no guard declared"
+        }
+    )
 }
 
 type Preview = (Vec<describe::Detail>, Vec<String>, Vec<String>, Vec<String>);

@@ -61,6 +61,11 @@ impl Loader<'_> {
             Some(v) => Some(self.text_template(v)?),
             None => None,
         };
+        if let (Some(cmd), Place::Host) = (&a.command, &place) {
+            let mut commands = vec![("command", cmd.span())];
+            commands.extend(a.verify.as_ref().map(|v| ("verify", v.span())));
+            self.refuse_free_form(plan, &host, name.get_ref(), &commands);
+        }
         Some(Artefact {
             name: name.get_ref().clone(),
             host,

@@ -9,7 +9,7 @@ use toml::Spanned;
 use super::Loader;
 use super::names::expand_home;
 use crate::plan::schema::{Map, RawHost, RawProtected};
-use crate::plan::{Connection, Host, Place, Plan, Protected, SshTarget};
+use crate::plan::{Connection, FreeForm, Host, Place, Plan, Protected, SshTarget};
 
 impl Loader<'_> {
     pub(super) fn resolve_hosts(&mut self, hosts: &Map<RawHost>) -> IndexMap<String, Host> {
@@ -35,11 +35,40 @@ impl Loader<'_> {
         }
         let connection = self.connection(name, h)?;
         let protected = self.protected(&host, &h.protected);
+        let free_form = self.free_form(&host, h.free_form.as_ref(), &protected);
         Some(Host {
             name: host,
             connection,
             protected,
+            free_form,
         })
+    }
+
+    /// `free_form`: refused by default where something is protected.
+    fn free_form(
+        &mut self,
+        host: &str,
+        value: Option<&Spanned<String>>,
+        protected: &Protected,
+    ) -> FreeForm {
+        if let Some(v) = value {
+            self.free_form_spans.insert(host.to_string(), v.span());
+        }
+        match value.map(|v| (v, v.get_ref().as_str())) {
+            Some((_, "refuse")) => FreeForm::Refuse,
+            Some((_, "allow")) => FreeForm::Allow,
+            Some((v, other)) => {
+                self.diags
+                    .error(
+                        "wrong_type",
+                        format!("host `{host}` has an unknown `free_form` value `{other}`"),
+                    )
+                    .label(v.span(), "expected `refuse` or `allow`");
+                FreeForm::Refuse
+            }
+            None if protected.is_empty() => FreeForm::Allow,
+            None => FreeForm::Refuse,
+        }
     }
 
     /// `local = true`, or `ssh = "alias"`: exactly one of them.
@@ -142,6 +171,64 @@ impl Loader<'_> {
             }
         }
         protected
+    }
+
+    /// Refuse free-form shell in the host's own shell where `free_form`
+    /// says so, pointing at the command and at what makes the host
+    /// production.
+    pub(super) fn refuse_free_form(
+        &mut self,
+        plan: &Plan,
+        host: &str,
+        artefact: &str,
+        commands: &[(&str, Range<usize>)],
+    ) {
+        let Some(h) = plan.hosts.get(host) else {
+            return;
+        };
+        if h.free_form != FreeForm::Refuse {
+            return;
+        }
+        let mut protected: Vec<(Range<usize>, &'static str, String)> = self
+            .protected_spans
+            .iter()
+            .filter(|((on, _, _), _)| on == host)
+            .map(|((_, kind, item), span)| (span.clone(), *kind, item.clone()))
+            .collect();
+        protected.sort_by_key(|(span, _, _)| span.start);
+        let setting = self.free_form_spans.get(host).cloned();
+        let d = self.diags.error(
+            "free_form",
+            format!(
+                "artefact `{artefact}` runs a free-form command in the shell of host `{host}`, which cutter cannot prove leaves production alone"
+            ),
+        );
+        for (key, span) in commands {
+            d.label(span.clone(), format!("`{key}`: arbitrary shell on host `{host}`"));
+        }
+        if let Some((span, kind, item)) = protected.first() {
+            d.label(
+                span.clone(),
+                if protected.len() > 1 {
+                    format!(
+                        "protected {kind} `{item}` (and {} more) on host `{host}`",
+                        protected.len() - 1
+                    )
+                } else {
+                    format!("protected {kind} `{item}` on host `{host}`")
+                },
+            );
+        }
+        if let Some(span) = setting {
+            d.label(span, "free-form host commands refused here");
+            d.help(format!(
+                "make the file with `pg_dump` or `query`, or run the command in a container this plan declares (`container = \"...\"`); or set `free_form = \"allow\"` on `[hosts.{host}]`, and plan and report then say \"production untouched\" is not provable for it"
+            ));
+        } else {
+            d.help(format!(
+                "free-form host commands are refused by default on a host with protected resources: make the file with `pg_dump` or `query`, or run the command in a container this plan declares (`container = \"...\"`); or set `free_form = \"allow\"` on `[hosts.{host}]` to run it anyway, and plan and report then say \"production untouched\" is not provable for it"
+            ));
+        }
     }
 
     fn protected_label(

@@ -88,6 +88,7 @@ pub fn load_str_with(
         vars: IndexMap::new(),
         names: HashMap::new(),
         protected_spans: HashMap::new(),
+        free_form_spans: HashMap::new(),
         var_spans: HashMap::new(),
         default_host: None,
     };
@@ -113,6 +114,8 @@ struct Loader<'a> {
     names: HashMap<String, (Kind, Range<usize>)>,
     /// Span of each protected entry, per host, for labels.
     protected_spans: HashMap<(String, &'static str, String), Range<usize>>,
+    /// Where each host's `free_form` is written, when it is.
+    free_form_spans: HashMap<String, Range<usize>>,
     default_host: Option<String>,
     /// Where each variable's value is written in the file (for labels that
     /// point at the origin of a wrong value).
