@@ -152,7 +152,13 @@ pub fn diff_replacing(
                 ),
             };
         }
-        actions.insert(format!("artefact.{}", a.name), act);
+        let step = format!("artefact.{}", a.name);
+        if act.0 == Action::Noop
+            && let Some(why) = interrupted(&states[&a.host], &step)
+        {
+            act = (Action::Replace, vec![format!("{why}: it is made again")]);
+        }
+        actions.insert(step, act);
     }
     for c in plan.containers.values() {
         let Some(state) = states.get(&c.host) else {
@@ -178,6 +184,27 @@ pub fn diff_replacing(
                         c.docker_name
                     )],
                 ),
+            };
+        }
+        // A container whose making (or, for a restore test, teardown) was
+        // interrupted may be incomplete, whatever Docker shows of it.
+        let cut = [
+            format!("container.{}", c.name),
+            format!("teardown.{}", c.name),
+        ]
+        .iter()
+        .find_map(|step| interrupted(&states[&c.host], step));
+        if let Some(why) = cut {
+            act = match (c.lifecycle, act.0) {
+                (Lifecycle::Persistent, Action::Noop | Action::Start) => (
+                    Action::Replace,
+                    vec![format!("{why}: `{}` is made again", c.docker_name)],
+                ),
+                (Lifecycle::Ephemeral, Action::Noop) => (
+                    Action::Run,
+                    vec![format!("{why}: the restore test runs again")],
+                ),
+                _ => act,
             };
         }
         actions.insert(format!("container.{}", c.name), act);
@@ -217,6 +244,10 @@ pub fn diff_replacing(
                     vec!["failed in an earlier apply: runs again, and clears the failure when it passes".into()],
                 )
             }
+            StepKind::Check if interrupted(&states[&step.host], &step.id).is_some() => (
+                Action::Run,
+                vec!["interrupted in an earlier apply: runs again".into()],
+            ),
             StepKind::Check => {
                 let own = plan
                     .checks
@@ -668,13 +699,41 @@ pub fn external_problem(host: &HostState, place: &Place) -> Option<String> {
     }
 }
 
-/// The standing failures of this plan's steps on its hosts.
+/// Why step `id` counts as interrupted on this host, if it does: it started
+/// in an earlier apply and its end was never recorded.
+fn interrupted(host: &HostState, id: &str) -> Option<String> {
+    let record = host.in_flight.get(id)?;
+    let text = |k: &str| record.get(k).and_then(|v| v.as_str()).unwrap_or("?");
+    Some(format!(
+        "interrupted in an earlier apply (started at {} by {})",
+        text("started_at"),
+        text("holder")
+    ))
+}
+
+/// The standing failures of this plan's steps on its hosts, and the steps
+/// whose end was never recorded.
 fn standing(plan: &Plan, states: &HashMap<String, HostState>) -> Vec<Standing> {
     let mut out = Vec::new();
     for host in plan.hosts.keys() {
         let Some(state) = states.get(host) else {
             continue;
         };
+        for (step, record) in &state.in_flight {
+            let text = |k: &str| record.get(k).and_then(|v| v.as_str()).unwrap_or("?");
+            out.push(Standing {
+                host: host.clone(),
+                step: step.clone(),
+                what: format!(
+                    "interrupted: started at {} by {}, and its end was never recorded",
+                    text("started_at"),
+                    text("holder")
+                ),
+                clear: format!(
+                    "`cutter apply` runs `{step}` again when it is still needed and clears this when it ends (or `--acknowledge {step}`)"
+                ),
+            });
+        }
         for (step, record) in &state.failures {
             let text = |k: &str| {
                 record

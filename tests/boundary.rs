@@ -11,9 +11,12 @@ use crate::diagnostics::{assert_never_says, unwrapped};
 use crate::stack::{StackTest, stack};
 use crate::test::Test;
 
+// Free-form host commands are allowed here: these attacks are about what
+// validate refuses besides them (their refusal by default is in `claims`).
 const HOST: &str = r#"
 [hosts.vps]
 ssh = "nowhere"
+free_form = "allow"
 
 [hosts.vps.protected]
 containers = ["postgres"]
@@ -321,7 +324,7 @@ fn a_symlink_into_a_protected_path_is_refused_at_apply() {
     std::fs::create_dir_all(dir.join("prod")).unwrap();
     std::os::unix::fs::symlink(dir.join("prod"), dir.join("link")).unwrap();
     let plan = format!(
-        "[hosts.here]\nlocal = true\n[hosts.here.protected]\npaths = [\"{p}/prod\"]\n\
+        "[hosts.here]\nlocal = true\nfree_form = \"allow\"\n[hosts.here.protected]\npaths = [\"{p}/prod\"]\n\
          [artefacts.a]\npath = \"{p}/link/sub/x.txt\"\ncommand = \"echo attack\"\n",
         p = dir.display()
     );

@@ -41,6 +41,7 @@ twice = "{{ var.root }}{{ var.root }}"
 
 [hosts.vps]
 ssh = "prod"
+free_form = "allow"
 connect_timeout = "5s"
 keepalive = "15s"
 

@@ -11,6 +11,7 @@ mod test;
 
 mod bad_input;
 mod boundary;
+mod claims;
 mod diagnostics;
 mod evidence;
 mod exit_codes;
@@ -24,6 +25,7 @@ mod host_primitives;
 mod hostloss;
 mod init;
 mod inputs;
+mod interrupted;
 mod isolation;
 mod lifecycle;
 mod local;

@@ -16,6 +16,7 @@ use crate::local::Site;
 const PLAN: &str = r#"
 [hosts.local]
 local = true
+free_form = "allow"
 
 [hosts.local.protected]
 paths = ["/etc"]

@@ -1211,6 +1211,7 @@ fn hb08_guard_reports_a_protected_container_changed_during_the_apply() {
     hb.write_plan(&format!(
         r#"[hosts.vps]
 ssh = "{{{{ env.CUTTER_SSH_HOST }}}}"
+free_form = "allow"
 
 [hosts.vps.protected]
 containers = ["postgres", "directus", "redis", "{victim}"]

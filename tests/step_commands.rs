@@ -24,6 +24,7 @@ const SHA: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b
 const PLAN: &str = r#"
 [hosts.db]
 ssh = "ops@db.example"
+free_form = "allow"
 
 [hosts.db.protected]
 paths = ["/srv/shop"]

@@ -1,11 +1,17 @@
 //! Failures that stand: a failed guard, check or restore is recorded on its
-//! host (`~/.cutter/failures/<plan>.<step>.json`) and stays until it is dealt
-//! with: a check or a restore that passes in a later apply clears its own
-//! record; a guard's record is cleared only by an explicit acknowledgement.
+//! host (`~/.cutter/failures/<plan>.<step>.json`) as soon as cutter knows,
+//! and stays until it is dealt with: a check or a restore that passes in a
+//! later apply clears its own record; a guard's record is cleared only by an
+//! explicit acknowledgement.
+//!
+//! Every step also says on its host that it is in flight
+//! (`<plan>.<step>.in-flight`) before it starts anything, and the record goes
+//! when the step's end is known. After kill -9 of cutter or a lost
+//! connection, the next plan finds it and names the interrupted step.
 
 use super::{Status, StepOutcome};
 use crate::graph::StepKind;
-use crate::observe::probe::{FAILURES_DIR, failure_prefix};
+use crate::observe::probe::{FAILURES_DIR, IN_FLIGHT_SUFFIX, failure_prefix};
 use crate::plan::Plan;
 use crate::remote::{RemoteError, Transport};
 use crate::shell::quote;
@@ -17,51 +23,99 @@ fn record_path(plan: &Plan, step: &str) -> String {
     )
 }
 
-/// Record this apply's failures on `host` and clear what passed.
-pub async fn sync(
+/// Where a step's "in flight" record lives while it runs: written by the
+/// step's own script before it starts anything, removed when it ends (by
+/// the script, or for the kinds with failure records by [`settle`], which
+/// writes the failure in its place). One left behind means cutter never
+/// learnt how the step ended: it was killed, or lost its connection.
+fn in_flight_path(plan: &Plan, step: &str) -> String {
+    format!(
+        "\"{FAILURES_DIR}\"/{}",
+        quote(&format!(
+            "{}.{step}{IN_FLIGHT_SUFFIX}",
+            failure_prefix(plan)
+        ))
+    )
+}
+
+/// Steps of these kinds keep a record when they fail; [`settle`] writes it
+/// (or clears an old one) as soon as cutter knows the outcome.
+fn keeps_failure_record(kind: StepKind) -> bool {
+    matches!(
+        kind,
+        StepKind::Check | StepKind::Container | StepKind::GuardAfter
+    )
+}
+
+/// Shell for the step's supervisor, run before the step starts: records on
+/// the host that `step` started (when, by whom), with checked writes. A
+/// step whose start cannot be recorded does not run.
+pub fn started(plan: &Plan, step: &str, at: &str, holder: &str) -> String {
+    let record = serde_json::json!({
+        "step": step,
+        "started_at": at,
+        "holder": holder,
+        "plan": plan.file.display().to_string(),
+    })
+    .to_string();
+    format!(
+        r#"cutter_flight={path}
+cutter_ftmp=
+cutter_unrecorded() {{ rm -f -- "$cutter_ftmp"; echo "cutter: cannot record on the host that the step started (in {FAILURES_DIR})" >&2; exit 1; }}
+mkdir -p -- "{FAILURES_DIR}" < /dev/null || cutter_unrecorded
+cutter_ftmp=$(mktemp "{FAILURES_DIR}/.in-flight.XXXXXX" < /dev/null) || cutter_unrecorded
+printf '%s
+' {record} > "$cutter_ftmp" || cutter_unrecorded
+mv -fT -- "$cutter_ftmp" "$cutter_flight" < /dev/null || cutter_unrecorded"#,
+        path = in_flight_path(plan, step),
+        record = quote(&record),
+    )
+}
+
+/// Shell for the step's supervisor, run once the step ended (not when it
+/// is interrupted): a step with no failure record to keep is no longer in
+/// flight. The others stay in flight until [`settle`] records their outcome.
+pub fn finished(kind: StepKind) -> String {
+    if keeps_failure_record(kind) {
+        String::new()
+    } else {
+        "rm -f -- \"$cutter_flight\"".into()
+    }
+}
+
+/// Record the outcome of a step that keeps failure records, on its host, as
+/// soon as it is known: a failure replaces the step's in-flight record; a
+/// pass clears both (a guard's failure stays until it is acknowledged).
+pub async fn settle(
     t: &dyn Transport,
     plan: &Plan,
-    outcomes: &[StepOutcome],
+    o: &StepOutcome,
     now: &str,
 ) -> Result<(), String> {
-    let mut script = format!("set -e; mkdir -p \"{FAILURES_DIR}\"\n");
-    let mut records = Vec::new();
-    for o in outcomes.iter().filter(|o| o.host == t.host()) {
-        let recorded = matches!(
-            o.kind,
-            StepKind::Check | StepKind::Container | StepKind::GuardAfter
-        );
-        if !recorded {
-            continue;
-        }
-        let path = record_path(plan, &o.step);
-        match o.status {
-            Status::Failed => {
-                let record = serde_json::json!({
-                    "step": o.step,
-                    "failed_at": now,
-                    "error": o.error,
-                    "evidence": o.evidence,
-                    "plan": plan.file.display().to_string(),
-                })
-                .to_string();
-                script.push_str(&format!(
-                    "printf '%s\\n' {} > {path}.tmp && mv -f -- {path}.tmp {path}\n",
-                    quote(&record)
-                ));
-                records.push(o.step.clone());
-            }
-            // A guard's failure is cleared only by acknowledgement.
-            Status::Ok if o.kind != StepKind::GuardAfter => {
-                script.push_str(&format!("rm -f -- {path}\n"));
-            }
-            _ => {}
-        }
-    }
-    if script.lines().count() == 1 {
-        // Nothing to record or clear on this host: no round trip.
+    if !keeps_failure_record(o.kind) || o.status == Status::Skipped {
         return Ok(());
     }
+    let path = record_path(plan, &o.step);
+    let flight = in_flight_path(plan, &o.step);
+    let script = match o.status {
+        Status::Failed => {
+            let record = serde_json::json!({
+                "step": o.step,
+                "failed_at": now,
+                "error": o.error,
+                "evidence": o.evidence,
+                "plan": plan.file.display().to_string(),
+            })
+            .to_string();
+            format!(
+                "mkdir -p -- \"{FAILURES_DIR}\" || exit 1\ntmp=$(mktemp \"{FAILURES_DIR}/.failure.XXXXXX\") || exit 1\nprintf '%s\\n' {} > \"$tmp\" || {{ rm -f -- \"$tmp\"; exit 1; }}\nmv -fT -- \"$tmp\" {path} || {{ rm -f -- \"$tmp\"; exit 1; }}\nrm -f -- {flight}\n",
+                quote(&record)
+            )
+        }
+        // A guard's failure is cleared only by acknowledgement.
+        _ if o.kind == StepKind::GuardAfter => format!("rm -f -- {flight}\n"),
+        _ => format!("rm -f -- {path} {flight}\n"),
+    };
     let out = t.run(&script, None).await.map_err(|e| e.to_string())?;
     if !out.success() {
         return Err(out.stderr_tail());
@@ -77,7 +131,11 @@ pub async fn acknowledge(
 ) -> Result<bool, RemoteError> {
     let mut script = String::from("set -e\n");
     for s in steps {
-        script.push_str(&format!("rm -f -- {}\n", record_path(plan, s)));
+        script.push_str(&format!(
+            "rm -f -- {} {}\n",
+            record_path(plan, s),
+            in_flight_path(plan, s)
+        ));
     }
     Ok(t.run(&script, None).await?.success())
 }

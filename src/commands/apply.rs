@@ -170,7 +170,9 @@ async fn apply_in(
     let interrupted = watch_signals();
     // The report's times are real even when `CUTTER_NOW` fixes "now".
     let started = chrono::Utc::now();
-    let outcomes = run.steps(&diff, confirmed.only, &interrupted).await;
+    let outcomes = run
+        .steps(&diff, confirmed.only, &interrupted, &locks.holder)
+        .await;
     locks.release().await;
     let outcomes = outcomes?;
     let was_interrupted = interrupted.flag.load(Ordering::SeqCst);
@@ -360,12 +362,14 @@ impl Run<'_, '_> {
         Ok(ControlFlow::Continue(diff))
     }
 
-    /// Run the steps, then record on each host the failures that stand.
+    /// Run the steps (each records on its host that it is in flight, and
+    /// how it ended).
     async fn steps(
         &self,
         diff: &Diff,
         only: Option<BTreeSet<String>>,
         interrupted: &Interruption,
+        holder: &str,
     ) -> Result<Vec<apply::StepOutcome>> {
         let (session, plan) = (&*self.session, self.session.plan);
         let ctx = apply::Context {
@@ -376,6 +380,7 @@ impl Run<'_, '_> {
             transports: &session.transports,
             now: session.now,
             printer: self.printer,
+            holder,
         };
         let opts = apply::Options {
             parallelism: self.opts.parallelism,
@@ -384,17 +389,7 @@ impl Run<'_, '_> {
         };
         let outcomes = apply::run(&ctx, &opts).await;
         interrupted.watcher.abort();
-        let outcomes = outcomes?;
-        let at = crate::clock::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        for t in session.transports.values() {
-            if let Err(e) = apply::failures::sync(t.as_ref(), plan, &outcomes, &at).await {
-                self.printer.warn(&format!(
-                    "cannot record failures on host `{}`: {e}",
-                    t.host()
-                ));
-            }
-        }
-        Ok(outcomes)
+        outcomes
     }
 
     /// Observe again, so the report holds only what the hosts show; write
@@ -572,14 +567,15 @@ async fn acknowledge(session: &mut Session<'_>, steps: &[String], printer: &Prin
         let hosts: Vec<String> = session
             .states
             .iter()
-            .filter(|(_, s)| s.failures.contains_key(step))
+            .filter(|(_, s)| s.failures.contains_key(step) || s.in_flight.contains_key(step))
             .map(|(h, _)| h.clone())
             .collect();
         if hosts.is_empty() {
             let standing: Vec<String> = session
                 .states
                 .values()
-                .flat_map(|s| s.failures.keys().map(|k| format!("`{k}`")))
+                .flat_map(|s| s.failures.keys().chain(s.in_flight.keys()))
+                .map(|k| format!("`{k}`"))
                 .collect();
             return Err(miette!(
                 code = "cutter::acknowledge",
@@ -603,6 +599,7 @@ async fn acknowledge(session: &mut Session<'_>, steps: &[String], printer: &Prin
             }
             if let Some(s) = session.states.get_mut(&h) {
                 s.failures.remove(step);
+                s.in_flight.remove(step);
             }
             printer.status(Verb::Acknowledged, &format!("{step} on {h}"));
         }

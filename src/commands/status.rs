@@ -117,6 +117,15 @@ fn status(session: &Session<'_>, format: StatusFormat) -> Result<ExitStatus> {
                 f.get("error").and_then(|e| e.as_str()).unwrap_or("")
             );
         }
+        for (step, f) in &state.in_flight {
+            let text = |k: &str| f.get(k).and_then(|v| v.as_str()).unwrap_or("?");
+            let _ = writeln!(
+                s,
+                "  interrupted {step}: started at {} by {}, its end never recorded",
+                text("started_at"),
+                text("holder")
+            );
+        }
     }
     stdout(&s)?;
     session

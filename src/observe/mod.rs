@@ -43,6 +43,9 @@ pub struct HostState {
     pub failures: BTreeMap<String, serde_json::Value>,
     /// The machine's identity and Docker's root directory.
     pub machine: machine::Machine,
+    /// Steps of earlier applies that started and whose end was never
+    /// recorded (cutter killed, connection lost), by step id.
+    pub in_flight: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

@@ -139,18 +139,22 @@ pub(super) fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState,
             Record::Lock if n == 2 => state.lock = Some(rec[1].clone()),
             Record::Generation if n == 2 => state.generation = Some(rec[1].trim().to_string()),
             Record::Failure if n == 3 => {
-                // `<plan>.<step>.json`, where the step id is `kind.name`.
-                let step = rec[1]
-                    .strip_suffix(".json")
+                // `<plan>.<step>.json`, or `.in-flight` for a step whose end
+                // was never recorded; the step id is `kind.name`.
+                let (name, into) = match rec[1].strip_suffix(super::probe::IN_FLIGHT_SUFFIX) {
+                    Some(name) => (Some(name), &mut state.in_flight),
+                    None => (rec[1].strip_suffix(".json"), &mut state.failures),
+                };
+                let step = name
                     .and_then(|s| s.split_once('.'))
                     .map(|(_, step)| step.to_string());
                 // An unreadable record still stands: dropping it would hide
-                // the failure it records.
+                // the failure (or interruption) it records.
                 if let Some(step) = step {
                     let v = read_record(&content(&rec[2])).unwrap_or_else(|why| {
                         serde_json::json!({ "error": format!("its failure record is unreadable ({why})") })
                     });
-                    state.failures.insert(step, v);
+                    into.insert(step, v);
                 }
             }
             other => return Err(format!("malformed probe record `{other:?}` ({n} fields)")),

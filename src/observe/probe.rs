@@ -21,6 +21,10 @@ pub const GENERATION_FILE: &str = "$HOME/.cutter/apply.generation";
 /// until they are dealt with (`<plan>.<step>.json`).
 pub const FAILURES_DIR: &str = "$HOME/.cutter/failures";
 
+/// The suffix of a step's "in flight" record beside the failure records
+/// (`<plan>.<step>.in-flight`): the step started and its end is not known.
+pub const IN_FLIGHT_SUFFIX: &str = ".in-flight";
+
 /// The file-name prefix of a plan's failure records: its file stem and a
 /// digest of its absolute path, so that two plans with the same file name
 /// (in different folders) never see each other's failures.
@@ -132,7 +136,7 @@ pub enum Record {
     Lock,
     /// token: the host's apply generation (see [`GENERATION_FILE`]).
     Generation,
-    /// file name, content: a standing failure.
+    /// file name, content: a standing failure, or a step in flight.
     Failure,
     /// machine ID, `docker info` (root directory, daemon ID): the host's
     /// identity and Docker's data (see [`super::machine`]).
@@ -264,11 +268,12 @@ pub fn probe_script(plan: &Plan, host: &str) -> String {
         s,
         "[ -f \"{LOCK_DIR}/holder\" ] && rec_lock \"$(cat \"{LOCK_DIR}/holder\")\""
     );
-    // Failures of earlier applies of this plan that still stand.
+    // Failures of earlier applies of this plan that still stand, and steps
+    // whose end was never recorded.
+    let prefix = crate::shell::quote(&failure_prefix(plan));
     let _ = writeln!(
         s,
-        "w=; for f in \"{FAILURES_DIR}\"/{}.*.json; do [ -f \"$f\" ] || continue; slurp \"$f\"; rec_failure \"${{f##*/}}\" \"$c\"; done; w_f=$w",
-        crate::shell::quote(&failure_prefix(plan))
+        "w=; for f in \"{FAILURES_DIR}\"/{prefix}.*.json \"{FAILURES_DIR}\"/{prefix}.*{IN_FLIGHT_SUFFIX}; do [ -f \"$f\" ] || continue; slurp \"$f\"; rec_failure \"${{f##*/}}\" \"$c\"; done; w_f=$w",
     );
     // The newest matches, for one `stat`, and the small files, for one
     // `grep`: each list assembled by a single command.

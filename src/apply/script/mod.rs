@@ -74,6 +74,12 @@ pub struct Script {
     pub targets: Vec<String>,
     /// Operations sent into containers cutter does not own, for the report.
     pub production_ops: Vec<String>,
+    /// Run by the supervisor before the step starts anything (recording on
+    /// the host that it is in flight); a failure there ends the step.
+    pub on_start: String,
+    /// Run by the supervisor once the step ended, not when it is
+    /// interrupted (so that the in-flight record then stays).
+    pub on_end: String,
 }
 
 /// Where an operation runs, resolved for this run.
@@ -168,6 +174,7 @@ cutter_reap() {{
 trap 'cutter_reap; exit 129' HUP
 trap 'cutter_reap; exit 130' INT
 trap 'cutter_reap; exit 143' TERM
+{on_start}
 {read_input}
 cutter_script={body}
 # `timeout` ends the step's whole process group at the step's timeout.
@@ -187,6 +194,7 @@ wait "$cutter_body" || cutter_rc=$?
 kill "$cutter_life" 2>/dev/null
 if [ "$cutter_rc" -eq 124 ] || [ "$cutter_rc" -eq 137 ]; then cutter_reap; echo "cutter: step stopped after its timeout of {secs}s" >&2; cutter_rc=124; fi
 rm -f -- "$cutter_reg"
+{on_end}
 # 127 would read as "no such command" to the SSH layer and lose the output.
 [ "$cutter_rc" -ne 127 ] || {{ echo "cutter: a command of the step was not found (exit 127)" >&2; cutter_rc=125; }}
 exit $cutter_rc
@@ -214,6 +222,8 @@ exec 4< \"$cutter_in\"; rm -f -- \"$cutter_in\""
                 )
             },
             body = quote(&self.body()),
+            on_start = self.on_start,
+            on_end = self.on_end,
             lock = crate::observe::probe::LOCK_DIR,
         )
     }

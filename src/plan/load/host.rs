@@ -204,7 +204,10 @@ impl Loader<'_> {
             ),
         );
         for (key, span) in commands {
-            d.label(span.clone(), format!("`{key}`: arbitrary shell on host `{host}`"));
+            d.label(
+                span.clone(),
+                format!("`{key}`: arbitrary shell on host `{host}`"),
+            );
         }
         if let Some((span, kind, item)) = protected.first() {
             d.label(
