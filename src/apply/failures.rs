@@ -9,8 +9,8 @@
 //! when the step's end is known. After kill -9 of cutter or a lost
 //! connection, the next plan finds it and names the interrupted step.
 
-use super::{Status, StepOutcome};
-use crate::graph::StepKind;
+use super::{Context, Script, Status, StepOutcome};
+use crate::graph::{Step, StepKind};
 use crate::observe::probe::{FAILURES_DIR, IN_FLIGHT_SUFFIX, failure_prefix};
 use crate::plan::Plan;
 use crate::remote::{RemoteError, Transport};
@@ -47,10 +47,35 @@ fn keeps_failure_record(kind: StepKind) -> bool {
     )
 }
 
+fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Make the step's supervisor record that it is in flight before it starts,
+/// and end that record when the step ends (see [`started`], [`finished`]).
+pub(super) fn in_flight(ctx: &Context<'_>, step: &Step, job: &mut Script) {
+    job.on_start = started(ctx.plan, &step.id, &stamp(chrono::Utc::now()), ctx.holder);
+    job.on_end = finished(step.kind);
+}
+
+/// Record a step's failure (or clear its records) on its host the moment
+/// its outcome is known, so that it stands even if cutter dies next.
+pub(super) async fn settle_step(ctx: &Context<'_>, o: &StepOutcome) {
+    let Some(t) = ctx.transports.get(&o.host) else {
+        return;
+    };
+    if let Err(e) = settle(t.as_ref(), ctx.plan, o, &stamp(crate::clock::now())).await {
+        ctx.printer.warn(&format!(
+            "cannot record `{}` on host `{}`: {e}",
+            o.step, o.host
+        ));
+    }
+}
+
 /// Shell for the step's supervisor, run before the step starts: records on
 /// the host that `step` started (when, by whom), with checked writes. A
 /// step whose start cannot be recorded does not run.
-pub fn started(plan: &Plan, step: &str, at: &str, holder: &str) -> String {
+fn started(plan: &Plan, step: &str, at: &str, holder: &str) -> String {
     let record = serde_json::json!({
         "step": step,
         "started_at": at,
@@ -75,7 +100,7 @@ mv -fT -- "$cutter_ftmp" "$cutter_flight" < /dev/null || cutter_unrecorded"#,
 /// Shell for the step's supervisor, run once the step ended (not when it
 /// is interrupted): a step with no failure record to keep is no longer in
 /// flight. The others stay in flight until [`settle`] records their outcome.
-pub fn finished(kind: StepKind) -> String {
+fn finished(kind: StepKind) -> String {
     if keeps_failure_record(kind) {
         String::new()
     } else {

@@ -191,13 +191,12 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
                     ctx.printer
                         .status(Verb::Failed, &format!("{}: {e}", step.id));
                     let o = outcome(ctx, &step.id, Status::Failed, 0.0, Some(e));
-                    settle(ctx, &o).await;
+                    failures::settle_step(ctx, &o).await;
                     outcomes.push(o);
                     continue;
                 }
             };
-            job.on_start = failures::started(ctx.plan, &step.id, &stamp(Utc::now()), ctx.holder);
-            job.on_end = failures::finished(step.kind);
+            failures::in_flight(ctx, &step, &mut job);
             ctx.printer.status(
                 verb(action, step.kind),
                 &format!("{} on {}", step.id, step.host),
@@ -371,7 +370,7 @@ pub async fn run(ctx: &Context<'_>, opts: &Options) -> miette::Result<Vec<StepOu
                 o.error.as_deref().unwrap_or("")
             )),
         }
-        settle(ctx, &o).await;
+        failures::settle_step(ctx, &o).await;
         done.insert(n, o.status);
         outcomes.push(o);
     }
@@ -402,24 +401,6 @@ async fn answers(transport: &dyn Transport) -> bool {
         tokio::time::timeout(Duration::from_secs(20), ping).await,
         Ok(Ok(out)) if out.success()
     )
-}
-
-fn stamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// Record a step's failure (or clear its records) on its host the moment
-/// its outcome is known, so that it stands even if cutter dies next.
-async fn settle(ctx: &Context<'_>, o: &StepOutcome) {
-    let Some(t) = ctx.transports.get(&o.host) else {
-        return;
-    };
-    if let Err(e) = failures::settle(t.as_ref(), ctx.plan, o, &stamp(crate::clock::now())).await {
-        ctx.printer.warn(&format!(
-            "cannot record `{}` on host `{}`: {e}",
-            o.step, o.host
-        ));
-    }
 }
 
 fn verb(action: Action, kind: StepKind) -> Verb {
