@@ -19,7 +19,7 @@ use thiserror::Error;
 
 use crate::observe::HostState;
 use crate::observe::machine::DEFAULT_DOCKER_ROOT;
-use crate::plan::{ObservedPath, Plan, Protected};
+use crate::plan::{FreeForm, ObservedPath, Plan, Protected};
 
 #[derive(Debug, Error, Diagnostic)]
 pub enum ProtectError {
@@ -41,6 +41,20 @@ pub enum ProtectError {
         )
     )]
     Refused { what: String, why: String },
+    #[error(
+        "artefact `{artefact}` runs a free-form command in the shell of host `{host}`, the same machine as host `{twins}`, which protects resources there: cutter cannot prove the command leaves them alone"
+    )]
+    #[diagnostic(
+        code(cutter::free_form),
+        help(
+            "free-form host commands are refused by default on a machine with protected resources: make the file with `pg_dump` or `query`, or run the command in a container this plan declares; or set `free_form = \"allow\"` on `[hosts.{host}]` to run it anyway, and plan and report then say \"production untouched\" is not provable for it"
+        )
+    )]
+    FreeForm {
+        artefact: String,
+        host: String,
+        twins: String,
+    },
 }
 
 /// Add to each observed host's protection what observation found, merge
@@ -87,6 +101,9 @@ pub fn apply(plan: &mut Plan, states: &HashMap<String, HostState>) -> Result<(),
                 continue;
             };
             let twin = &declared[other];
+            if !twin.is_empty() && !p.shared_with.contains(other) {
+                p.shared_with.push(other.clone());
+            }
             let why = |what: &str| {
                 format!("{what} on host `{other}`, the same machine as `{h}` ({same})")
             };
@@ -199,6 +216,20 @@ fn refuse(plan: &Plan) -> Result<(), ProtectError> {
                     a.name, a.host
                 ),
                 why: why(&h.protected, p),
+            });
+        }
+    }
+    for a in plan.artefacts.values().filter(|a| a.runs_host_shell()) {
+        let Some(h) = plan.hosts.get(&a.host) else {
+            continue;
+        };
+        // Refused at validate when the host entry itself protects
+        // something; here, when another entry for the same machine does.
+        if h.free_form == FreeForm::Unset && h.refuses_free_form() {
+            return Err(ProtectError::FreeForm {
+                artefact: a.name.clone(),
+                host: a.host.clone(),
+                twins: h.protected.shared_with.join("`, `"),
             });
         }
     }

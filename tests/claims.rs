@@ -205,3 +205,37 @@ fn stack_free_form_host_command_runs_on_the_twin_and_is_refused_beside_productio
     assert_never_says(&r.stdout, "not provable");
     assert!(ran(&marker), "the twin's command did not run");
 }
+
+/// A second host entry for the same machine (`local = true` beside an SSH
+/// alias to it) shares the first one's production: its free-form host
+/// commands are refused by default too, once observation shows it is the
+/// same machine; with `allow`, they are not provable.
+#[test]
+fn stack_free_form_host_command_on_a_second_name_for_a_protected_machine() {
+    let t = StackTest::new("claims-twin");
+    let out = t.local.path().join("out").display().to_string();
+    let plan = |free_form: &str| {
+        format!(
+            "[hosts.prod]\nssh = \"{{{{ env.CUTTER_SSH_HOST }}}}\"\n[hosts.prod.protected]\ncontainers = [\"postgres\"]\n\
+             [hosts.here]\nlocal = true\n{free_form}\n\
+             [artefacts.notes]\nhost = \"here\"\npath = \"{out}/notes.txt\"\ncommand = \"echo notes\"\n\
+             [guards.prod_untouched]\nhost = \"prod\"\nkind = \"protected-unchanged\"\n"
+        )
+    };
+    t.plan(&plan(""));
+    let r = t.expect(&["plan", "plan.toml"], 1);
+    let err = unwrapped(&r.stderr);
+    assert_says(
+        &err,
+        "artefact `notes` runs a free-form command in the shell of host `here`, the same machine as host `prod`",
+    );
+    assert_says(&err, "cutter::free_form");
+    assert_says(&err, "on `[hosts.here]` to run it anyway");
+
+    t.plan(&plan("free_form = \"allow\""));
+    let r = t.expect(&["plan", "plan.toml"], 0);
+    assert_says(
+        &r.stdout,
+        "production untouched not provable: 1 free-form host command(s) on `here` (artefact.notes); no guard declared",
+    );
+}

@@ -111,12 +111,25 @@ pub struct Host {
 pub enum FreeForm {
     Refuse,
     Allow,
+    /// Not set: refused where the host has protected resources, its own or
+    /// those of another host entry reaching the same machine.
+    Unset,
 }
 
 impl Host {
-    /// Whether the host declares anything as production.
+    /// Whether the host has production: declared on it, or on another host
+    /// entry that observation found to be the same machine.
     pub fn has_protected(&self) -> bool {
-        !self.protected.is_empty()
+        !self.protected.is_empty() || !self.protected.shared_with.is_empty()
+    }
+
+    /// Whether free-form shell from the plan is refused in its own shell.
+    pub fn refuses_free_form(&self) -> bool {
+        match self.free_form {
+            FreeForm::Refuse => true,
+            FreeForm::Allow => false,
+            FreeForm::Unset => self.has_protected(),
+        }
     }
 }
 
@@ -179,6 +192,10 @@ pub struct Protected {
     /// each with the reason. Empty until the host was observed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub observed: Vec<ObservedPath>,
+    /// Other host entries of the plan that reach the same machine and
+    /// protect something there (their protection is this one's too).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shared_with: Vec<String>,
 }
 
 /// A protected real path found by observation, and why it is protected.

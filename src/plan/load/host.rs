@@ -35,7 +35,7 @@ impl Loader<'_> {
         }
         let connection = self.connection(name, h)?;
         let protected = self.protected(&host, &h.protected);
-        let free_form = self.free_form(&host, h.free_form.as_ref(), &protected);
+        let free_form = self.free_form(&host, h.free_form.as_ref());
         Some(Host {
             name: host,
             connection,
@@ -45,12 +45,7 @@ impl Loader<'_> {
     }
 
     /// `free_form`: refused by default where something is protected.
-    fn free_form(
-        &mut self,
-        host: &str,
-        value: Option<&Spanned<String>>,
-        protected: &Protected,
-    ) -> FreeForm {
+    fn free_form(&mut self, host: &str, value: Option<&Spanned<String>>) -> FreeForm {
         if let Some(v) = value {
             self.free_form_spans.insert(host.to_string(), v.span());
         }
@@ -66,8 +61,7 @@ impl Loader<'_> {
                     .label(v.span(), "expected `refuse` or `allow`");
                 FreeForm::Refuse
             }
-            None if protected.is_empty() => FreeForm::Allow,
-            None => FreeForm::Refuse,
+            None => FreeForm::Unset,
         }
     }
 
@@ -186,7 +180,7 @@ impl Loader<'_> {
         let Some(h) = plan.hosts.get(host) else {
             return;
         };
-        if h.free_form != FreeForm::Refuse {
+        if !h.refuses_free_form() {
             return;
         }
         let mut protected: Vec<(Range<usize>, &'static str, String)> = self
