@@ -244,10 +244,16 @@ pub fn diff_replacing(
                     vec!["failed in an earlier apply: runs again, and clears the failure when it passes".into()],
                 )
             }
-            StepKind::Check if interrupted(&states[&step.host], &step.id).is_some() => (
+            StepKind::Check
+                if states
+                    .get(&step.host)
+                    .is_some_and(|s| s.in_flight.contains_key(&step.id)) =>
+            {
+                (
                 Action::Run,
-                vec!["interrupted in an earlier apply: runs again".into()],
-            ),
+                    vec!["interrupted in an earlier apply: runs again".into()],
+                )
+            }
             StepKind::Check => {
                 let own = plan
                     .checks
@@ -703,12 +709,16 @@ pub fn external_problem(host: &HostState, place: &Place) -> Option<String> {
 /// in an earlier apply and its end was never recorded.
 fn interrupted(host: &HostState, id: &str) -> Option<String> {
     let record = host.in_flight.get(id)?;
-    let text = |k: &str| record.get(k).and_then(|v| v.as_str()).unwrap_or("?");
     Some(format!(
-        "interrupted in an earlier apply (started at {} by {})",
-        text("started_at"),
-        text("holder")
+        "interrupted in an earlier apply ({})",
+        started_by(record)
     ))
+}
+
+/// `started at T by HOLDER`, from a step's in-flight record.
+pub fn started_by(record: &serde_json::Value) -> String {
+    let text = |k: &str| record.get(k).and_then(|v| v.as_str()).unwrap_or("?");
+    format!("started at {} by {}", text("started_at"), text("holder"))
 }
 
 /// The standing failures of this plan's steps on its hosts, and the steps
@@ -720,14 +730,12 @@ fn standing(plan: &Plan, states: &HashMap<String, HostState>) -> Vec<Standing> {
             continue;
         };
         for (step, record) in &state.in_flight {
-            let text = |k: &str| record.get(k).and_then(|v| v.as_str()).unwrap_or("?");
             out.push(Standing {
                 host: host.clone(),
                 step: step.clone(),
                 what: format!(
-                    "interrupted: started at {} by {}, and its end was never recorded",
-                    text("started_at"),
-                    text("holder")
+                    "interrupted: {}, and its end was never recorded",
+                    started_by(record)
                 ),
                 clear: format!(
                     "`cutter apply` runs `{step}` again when it is still needed and clears this when it ends (or `--acknowledge {step}`)"

@@ -127,3 +127,55 @@ fn stack_kill_9_mid_step_leaves_the_failure_and_the_interrupted_step_on_record()
     assert_never_says(&p.stdout, "standing failures");
     t.expect(&["drift", "plan.toml"], 0);
 }
+
+/// The same on this machine (no SSH): the step's own script leaves the
+/// in-flight record, the next plan names the step, drift exits 2, and an
+/// apply that gets through clears it.
+#[test]
+fn kill_9_mid_step_on_this_machine_is_shown_as_interrupted() {
+    let sleep = format!("4646{}", std::process::id());
+    let site = crate::local::Site::new(&format!(
+        "[hosts.here]\nlocal = true\n[artefacts.slow]\npath = \"{{out}}/slow.txt\"\ncommand = \"[ -e {{out}}/go ] || sleep {sleep}; echo slow\"\n"
+    ));
+    let mut child = std::process::Command::new(crate::test::cutter_bin())
+        .args(["apply", "plan.toml", "--yes"])
+        .current_dir(site.dir())
+        .env("NO_COLOR", "1")
+        .env("HOME", site.dir())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let here = |pattern: &str| {
+        std::process::Command::new("pgrep")
+            .args(["-f", pattern])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let pattern = format!("[s]leep {sleep}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !here(&pattern) {
+        assert!(Instant::now() < deadline, "the step never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let p = site.cutter(0, &["plan", "plan.toml"]);
+    assert_says(
+        &p.stdout,
+        "! artefact.slow on here: interrupted: started at ",
+    );
+    assert_says(&p.stdout, &format!("pid {}", child.id()));
+    site.cutter(2, &["drift", "plan.toml"]);
+    let status = site.cutter(0, &["status", "plan.toml"]);
+    assert_says(&status.stdout, "interrupted artefact.slow: started at ");
+
+    std::fs::create_dir_all(site.out()).unwrap();
+    std::fs::write(site.file("go"), "").unwrap();
+    site.cutter(0, &["apply", "plan.toml", "--yes"]);
+    let p = site.cutter(0, &["plan", "plan.toml"]);
+    assert_never_says(&p.stdout, "interrupted");
+    site.cutter(0, &["drift", "plan.toml"]);
+}

@@ -89,8 +89,7 @@ cutter_ftmp=
 cutter_unrecorded() {{ rm -f -- "$cutter_ftmp"; echo "cutter: cannot record on the host that the step started (in {FAILURES_DIR})" >&2; exit 1; }}
 mkdir -p -- "{FAILURES_DIR}" < /dev/null || cutter_unrecorded
 cutter_ftmp=$(mktemp "{FAILURES_DIR}/.in-flight.XXXXXX" < /dev/null) || cutter_unrecorded
-printf '%s
-' {record} > "$cutter_ftmp" || cutter_unrecorded
+printf '%s\n' {record} > "$cutter_ftmp" || cutter_unrecorded
 mv -fT -- "$cutter_ftmp" "$cutter_flight" < /dev/null || cutter_unrecorded"#,
         path = in_flight_path(plan, step),
         record = quote(&record),

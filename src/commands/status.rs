@@ -118,12 +118,10 @@ fn status(session: &Session<'_>, format: StatusFormat) -> Result<ExitStatus> {
             );
         }
         for (step, f) in &state.in_flight {
-            let text = |k: &str| f.get(k).and_then(|v| v.as_str()).unwrap_or("?");
             let _ = writeln!(
                 s,
-                "  interrupted {step}: started at {} by {}, its end never recorded",
-                text("started_at"),
-                text("holder")
+                "  interrupted {step}: {}, its end never recorded",
+                crate::diff::started_by(f)
             );
         }
     }
