@@ -3,7 +3,10 @@
 //! the host, a second host entry for the same machine, a session left in
 //! production by a killed cutter, a full disk, a secret left in a file. Each
 //! attack has an unprotected twin that takes effect, so no attack "fails"
-//! only because its plan is broken.
+//! only because its plan is broken. Hosts with protected resources say
+//! `free_form = "allow"`: the attacks here go through what cutter itself
+//! writes, not through what a free-form host command does (refused by
+//! default there, see `claims`).
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -82,6 +85,7 @@ fn stack_a_link_at_the_artefact_name_never_leads_into_protected_data() {
     t.plan(&format!(
         r#"[hosts.vps]
 ssh = "cutter-test-vps"
+free_form = "allow"
 [hosts.vps.protected]
 paths = ["{r}/prod"]
 
@@ -148,7 +152,7 @@ fn stack_volumes_seen_from_the_host_are_protected() {
     assert!(data.starts_with('/'), "no mountpoint: {data:?}");
     let plan = |path: &str| {
         format!(
-            "[hosts.here]\nlocal = true\n[hosts.here.protected]\ncontainers = [\"postgres\"]\n\n[artefacts.a]\npath = \"{path}\"\ncommand = \"echo attack\"\n"
+            "[hosts.here]\nlocal = true\nfree_form = \"allow\"\n[hosts.here.protected]\ncontainers = [\"postgres\"]\n\n[artefacts.a]\npath = \"{path}\"\ncommand = \"echo attack\"\n"
         )
     };
     for path in [
@@ -185,11 +189,13 @@ fn stack_a_second_name_for_the_machine_shares_its_protection() {
         format!(
             r#"[hosts.vps]
 ssh = "cutter-test-vps"
+free_form = "allow"
 [hosts.vps.protected]
 paths = ["{r}/prod"]
 
 [hosts.here]
 local = true
+free_form = "allow"
 
 [artefacts.on_vps]
 host = "vps"

@@ -103,17 +103,17 @@ pub fn render(view: &PlanView, title: &str, shown: Shown) -> String {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
-            if !host.free_form_host_commands.is_empty() {
-                let _ = writeln!(
-                    s,
-                    "Production untouched is **not provable** here: free-form host command(s) in {}.\n",
-                    host.free_form_host_commands
-                        .iter()
-                        .map(|p| format!("`{p}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-            }
+        }
+        if !host.not_provable_steps.is_empty() {
+            let _ = writeln!(
+                s,
+                "Production untouched is **not provable** here: free-form host command(s) in {}.\n",
+                host.not_provable_steps
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
         }
         if !host.changes.is_empty() {
             s.push_str("| action | step | why |\n|---|---|---|\n");

@@ -99,11 +99,12 @@ pub struct HostView {
     /// `local` or `ssh <alias>`.
     pub connection: String,
     pub protected: Vec<String>,
-    /// Steps of this plan that run free-form shell in this host's own shell
-    /// (an artefact's `command`/`verify` without `container`); on a host
-    /// with protected resources, they make production untouched unprovable.
+    /// On a host with protected resources (declared, or shared with another
+    /// entry for the same machine): the steps that run free-form shell in
+    /// its own shell (an artefact's `command`/`verify` without
+    /// `container`), which make production untouched unprovable.
     #[serde(default)]
-    pub free_form_host_commands: Vec<String>,
+    pub not_provable_steps: Vec<String>,
     pub changes: Vec<ChangeView>,
     pub unchanged: Vec<ChangeView>,
     /// Why the host was not observed, when it was not: its steps are all
@@ -222,7 +223,7 @@ pub fn view(
                 Connection::Ssh(t) => format!("ssh {}", t.destination),
             },
             protected,
-            free_form_host_commands: Vec::new(),
+            not_provable_steps: Vec::new(),
             changes: Vec::new(),
             unchanged: Vec::new(),
             unobserved: (!states.contains_key(&host.name)).then(|| {
@@ -264,21 +265,16 @@ pub fn view(
                 Action::Conflict => summary.conflict += 1,
                 Action::Unknown => summary.unknown += 1,
             }
-            if ch.action != Action::Conflict
-                && plan
-                    .artefacts
-                    .get(&ch.resource)
-                    .is_some_and(|a| ch.kind == StepKind::Artefact && a.runs_host_shell())
-            {
-                hv.free_form_host_commands.push(ch.step.clone());
+            if ch.action != Action::Conflict && plan.unprovable_step(&ch.step) {
+                hv.not_provable_steps.push(ch.step.clone());
             }
             hv.changes.push(cv);
         }
-        if host.has_protected() && !hv.free_form_host_commands.is_empty() {
+        if !hv.not_provable_steps.is_empty() {
             summary.production_untouched = false;
             summary.not_provable.push(not_provable(
                 &host.name,
-                &hv.free_form_host_commands,
+                &hv.not_provable_steps,
                 plan.guards.values().filter(|g| g.host == host.name).count(),
             ));
         }

@@ -42,14 +42,14 @@ pub fn render(view: &PlanView, title: &str, shown: Shown) -> String {
         );
         if !host.protected.is_empty() {
             let _ = writeln!(s, "  protected, read only: {}", host.protected.join(", "));
-            if !host.free_form_host_commands.is_empty() {
-                let warn = Style::new().fg_color(Some(AnsiColor::Yellow.into())).bold();
-                let _ = writeln!(
-                    s,
-                    "  {warn}production untouched not provable:{warn:#} free-form host command(s) in {}",
-                    host.free_form_host_commands.join(", ")
-                );
-            }
+        }
+        if !host.not_provable_steps.is_empty() {
+            let warn = Style::new().fg_color(Some(AnsiColor::Yellow.into())).bold();
+            let _ = writeln!(
+                s,
+                "  {warn}production untouched not provable:{warn:#} free-form host command(s) in {}",
+                host.not_provable_steps.join(", ")
+            );
         }
         if let Some(why) = &host.unobserved {
             // One line for the host, not the same reason under every step.
