@@ -35,7 +35,7 @@ fn validate(plan: &str) -> (i32, String) {
 }
 
 #[test]
-fn not_provable_steps_are_refused_by_default_where_something_is_protected() {
+fn free_form_host_commands_are_refused_by_default_where_something_is_protected() {
     let (status, err) = validate(&plan(true, None));
     assert_eq!(status, 1, "{err}");
     assert_says(
@@ -92,7 +92,7 @@ fn commands_in_the_plans_own_containers_are_not_host_commands() {
 /// the evidence report say production untouched is not provable, naming the
 /// step; the unprotected twin runs the same command and claims nothing.
 #[test]
-fn allowed_not_provable_steps_are_not_provable_in_plan_and_report() {
+fn allowed_free_form_host_commands_are_not_provable_in_plan_and_report() {
     let site = Site::new(&plan(true, Some("allow")));
     let text = site.cutter(0, &["plan", "plan.toml"]);
     assert_says(
