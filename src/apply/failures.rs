@@ -116,7 +116,9 @@ pub async fn settle(
     o: &StepOutcome,
     now: &str,
 ) -> Result<(), String> {
-    if !keeps_failure_record(o.kind) || o.status == Status::Skipped {
+    // A skipped step never started; of a step whose outcome is unknown
+    // (its host was lost) nothing is known: its in-flight record stays.
+    if !keeps_failure_record(o.kind) || !matches!(o.status, Status::Ok | Status::Failed) {
         return Ok(());
     }
     let path = record_path(plan, &o.step);
