@@ -485,6 +485,7 @@ restore = {{ artefact = "backup", command = "sleep {marker}; cat" }}
 
 /// A host that was not observed but declares protected resources may be
 /// the same machine as another host of the plan: apply writes nothing.
+/// (Its host command is allowed: what is tested is the unobserved host.)
 #[test]
 fn nothing_is_applied_while_a_host_with_protection_is_not_observed() {
     let t = Test::new();
@@ -494,7 +495,7 @@ fn nothing_is_applied_while_a_host_with_protection_is_not_observed() {
     std::fs::create_dir_all(t.path().join("cut")).unwrap();
     std::fs::write(t.path().join("cut/a.txt"), "a\n").unwrap();
     let t = t.plan(&format!(
-        "[hosts.here]\nlocal = true\n[hosts.here.protected]\npaths = [\"{root}/prod\"]\n[hosts.there]\nlocal = true\n\n[artefacts.a]\nhost = \"here\"\npath = \"{root}/cut/a.txt\"\ncommand = \"echo a\"\n\n[artefacts.b]\nhost = \"there\"\npath = \"{root}/fine/b.txt\"\ncommand = \"echo b\"\n"
+        "[hosts.here]\nlocal = true\nfree_form = \"allow\"\n[hosts.here.protected]\npaths = [\"{root}/prod\"]\n[hosts.there]\nlocal = true\n\n[artefacts.a]\nhost = \"here\"\npath = \"{root}/cut/a.txt\"\ncommand = \"echo a\"\n\n[artefacts.b]\nhost = \"there\"\npath = \"{root}/fine/b.txt\"\ncommand = \"echo b\"\n"
     ));
     let home = t.path().display().to_string();
     let env: Vec<(String, String)> = [
