@@ -154,7 +154,7 @@ pub fn diff_replacing(
         }
         let step = format!("artefact.{}", a.name);
         if act.0 == Action::Noop
-            && let Some(why) = interrupted(&states[&a.host], &step)
+            && let Some(why) = interrupted(state, &step)
         {
             act = (Action::Replace, vec![format!("{why}: it is made again")]);
         }
@@ -186,26 +186,18 @@ pub fn diff_replacing(
                 ),
             };
         }
-        // A container whose making (or, for a restore test, teardown) was
-        // interrupted may be incomplete, whatever Docker shows of it.
-        let cut = [
-            format!("container.{}", c.name),
-            format!("teardown.{}", c.name),
-        ]
-        .iter()
-        .find_map(|step| interrupted(&states[&c.host], step));
-        if let Some(why) = cut {
-            act = match (c.lifecycle, act.0) {
-                (Lifecycle::Persistent, Action::Noop | Action::Start) => (
-                    Action::Replace,
-                    vec![format!("{why}: `{}` is made again", c.docker_name)],
-                ),
-                (Lifecycle::Ephemeral, Action::Noop) => (
-                    Action::Run,
-                    vec![format!("{why}: the restore test runs again")],
-                ),
-                _ => act,
-            };
+        // A persistent container whose making was interrupted may be
+        // incomplete, whatever Docker shows of it. (What an interrupted
+        // restore test leaves is a leftover its teardown removes; the
+        // evidence on file stays what it was.)
+        if c.lifecycle == Lifecycle::Persistent
+            && matches!(act.0, Action::Noop | Action::Start)
+            && let Some(why) = interrupted(state, &format!("container.{}", c.name))
+        {
+            act = (
+                Action::Replace,
+                vec![format!("{why}: `{}` is made again", c.docker_name)],
+            );
         }
         actions.insert(format!("container.{}", c.name), act);
     }

@@ -55,7 +55,7 @@ fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
 /// and end that record when the step ends (see [`started`], [`finished`]).
 pub(super) fn in_flight(ctx: &Context<'_>, step: &Step, job: &mut Script) {
     job.on_start = started(ctx.plan, &step.id, &stamp(chrono::Utc::now()), ctx.holder);
-    job.on_end = finished(step.kind);
+    job.on_end = finished(ctx.plan, step);
 }
 
 /// Record a step's failure (or clear its records) on its host the moment
@@ -99,11 +99,17 @@ mv -fT -- "$cutter_ftmp" "$cutter_flight" < /dev/null || cutter_unrecorded"#,
 /// Shell for the step's supervisor, run once the step ended (not when it
 /// is interrupted): a step with no failure record to keep is no longer in
 /// flight. The others stay in flight until [`settle`] records their outcome.
-fn finished(kind: StepKind) -> String {
-    if keeps_failure_record(kind) {
-        String::new()
-    } else {
-        "rm -f -- \"$cutter_flight\"".into()
+/// A restore test's teardown that ran to its end also ends its container
+/// step's interruption: what that left is gone, and the evidence on file is
+/// what it was.
+fn finished(plan: &Plan, step: &Step) -> String {
+    match step.kind {
+        k if keeps_failure_record(k) => String::new(),
+        StepKind::Teardown => format!(
+            "rm -f -- \"$cutter_flight\" {}",
+            in_flight_path(plan, &format!("container.{}", step.resource))
+        ),
+        _ => "rm -f -- \"$cutter_flight\"".into(),
     }
 }
 
