@@ -164,7 +164,9 @@ fn says(r: &Run, what: &str) -> bool {
     flat(&format!("{}\n{}", r.stdout, r.stderr)).contains(what)
 }
 
-const HERE: &str = "[hosts.here]\nlocal = true\n";
+// Free-form host commands are allowed: the attacks go through what cutter
+// itself writes, not through what the command does (see `claims`).
+const HERE: &str = "[hosts.here]\nlocal = true\nfree_form = \"allow\"\n";
 
 mod docker;
 mod reached;

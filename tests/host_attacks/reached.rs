@@ -285,7 +285,7 @@ fn protection_of_an_entry_without_resources_is_shared() {
     lab.put("prod/keep", "production\n");
     let plan = |extra: &str| {
         format!(
-            "[hosts.here]\nlocal = true\n[hosts.here.protected]\npaths = [\"{{d}}/prod\"]\n\n[hosts.again]\nlocal = true\n\n[artefacts.attack]\nhost = \"again\"\npath = \"{{d}}/prod/x.txt\"\ncommand = \"echo attack\"\n{extra}"
+            "[hosts.here]\nlocal = true\nfree_form = \"allow\"\n[hosts.here.protected]\npaths = [\"{{d}}/prod\"]\n\n[hosts.again]\nlocal = true\nfree_form = \"allow\"\n\n[artefacts.attack]\nhost = \"again\"\npath = \"{{d}}/prod/x.txt\"\ncommand = \"echo attack\"\n{extra}"
         )
     };
     lab.plan(

@@ -244,7 +244,7 @@ fn a_second_local_entry_shares_the_protection() {
     lab.link("prod", "alias");
     let plan = |path: &str| {
         format!(
-            "[hosts.here]\nlocal = true\n[hosts.here.protected]\npaths = [\"{{d}}/prod\"]\n\n[hosts.again]\nlocal = true\n\n[artefacts.mine]\nhost = \"here\"\npath = \"{{d}}/free/a.txt\"\ncommand = \"echo a\"\n\n[artefacts.attack]\nhost = \"again\"\npath = \"{{d}}/{path}\"\ncommand = \"echo attack\"\n"
+            "[hosts.here]\nlocal = true\nfree_form = \"allow\"\n[hosts.here.protected]\npaths = [\"{{d}}/prod\"]\n\n[hosts.again]\nlocal = true\nfree_form = \"allow\"\n\n[artefacts.mine]\nhost = \"here\"\npath = \"{{d}}/free/a.txt\"\ncommand = \"echo a\"\n\n[artefacts.attack]\nhost = \"again\"\npath = \"{{d}}/{path}\"\ncommand = \"echo attack\"\n"
         )
     };
     for path in ["prod/x.txt", "alias/x.txt"] {
@@ -345,7 +345,7 @@ fn two_entries_for_an_unidentifiable_machine_are_refused() {
     .unwrap();
     lab.plan(
         "plan.toml",
-        "[hosts.here]\nlocal = true\n[hosts.here.protected]\npaths = [\"{d}/prod\"]\n\n[hosts.again]\nlocal = true\n\n[artefacts.a]\nhost = \"again\"\npath = \"{d}/free/x.txt\"\ncommand = \"echo a\"\n\n[artefacts.b]\nhost = \"here\"\npath = \"{d}/free/y.txt\"\ncommand = \"echo b\"\n",
+        "[hosts.here]\nlocal = true\nfree_form = \"allow\"\n[hosts.here.protected]\npaths = [\"{d}/prod\"]\n\n[hosts.again]\nlocal = true\nfree_form = \"allow\"\n\n[artefacts.a]\nhost = \"again\"\npath = \"{d}/free/x.txt\"\ncommand = \"echo a\"\n\n[artefacts.b]\nhost = \"here\"\npath = \"{d}/free/y.txt\"\ncommand = \"echo b\"\n",
     );
     let d = lab.d();
     let hide = format!(
