@@ -106,6 +106,11 @@ impl Diff {
     }
 }
 
+#[path = "diff_interrupted.rs"]
+mod interrupted;
+use interrupted::interrupted;
+pub use interrupted::started_by;
+
 /// Compare the plan with what the hosts have.
 pub fn diff(
     plan: &Plan,
@@ -697,22 +702,6 @@ pub fn external_problem(host: &HostState, place: &Place) -> Option<String> {
     }
 }
 
-/// Why step `id` counts as interrupted on this host, if it does: it started
-/// in an earlier apply and its end was never recorded.
-fn interrupted(host: &HostState, id: &str) -> Option<String> {
-    let record = host.in_flight.get(id)?;
-    Some(format!(
-        "interrupted in an earlier apply ({})",
-        started_by(record)
-    ))
-}
-
-/// `started at T by HOLDER`, from a step's in-flight record.
-pub fn started_by(record: &serde_json::Value) -> String {
-    let text = |k: &str| record.get(k).and_then(|v| v.as_str()).unwrap_or("?");
-    format!("started at {} by {}", text("started_at"), text("holder"))
-}
-
 /// The standing failures of this plan's steps on its hosts, and the steps
 /// whose end was never recorded.
 fn standing(plan: &Plan, states: &HashMap<String, HostState>) -> Vec<Standing> {
@@ -721,19 +710,7 @@ fn standing(plan: &Plan, states: &HashMap<String, HostState>) -> Vec<Standing> {
         let Some(state) = states.get(host) else {
             continue;
         };
-        for (step, record) in &state.in_flight {
-            out.push(Standing {
-                host: host.clone(),
-                step: step.clone(),
-                what: format!(
-                    "interrupted: {}, and its end was never recorded",
-                    started_by(record)
-                ),
-                clear: format!(
-                    "`cutter apply` runs `{step}` again when it is still needed and clears this when it ends (or `--acknowledge {step}`)"
-                ),
-            });
-        }
+        out.extend(interrupted::standing(host, state));
         for (step, record) in &state.failures {
             let text = |k: &str| {
                 record
