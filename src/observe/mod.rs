@@ -43,6 +43,9 @@ pub struct HostState {
     pub failures: BTreeMap<String, serde_json::Value>,
     /// The machine's identity and Docker's root directory.
     pub machine: machine::Machine,
+    /// Completion records of cutter's containers, by the container ID their
+    /// file is named after (see `apply::script::COMPLETIONS_DIR`).
+    pub completions: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -151,6 +154,7 @@ pub struct VolumeInfo {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct NetworkInfo {
+    pub id: String,
     pub name: String,
     pub driver: String,
     pub internal: bool,
