@@ -136,3 +136,109 @@ pub fn find(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use indexmap::IndexMap;
+
+    use super::*;
+    use crate::observe::{ContainerInfo, DockerState, NetworkInfo, VolumeInfo};
+
+    fn labels(pairs: &[(&str, &str)]) -> IndexMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn container(name: &str, l: IndexMap<String, String>) -> ContainerInfo {
+        ContainerInfo {
+            id: format!("{:0>64}", name.len()),
+            name: name.into(),
+            image: "postgres:16".into(),
+            image_id: String::new(),
+            state: "running".into(),
+            restart_count: 0,
+            started_at: String::new(),
+            labels: l,
+            networks: Vec::new(),
+            volumes: Vec::new(),
+            mount_sources: Vec::new(),
+            published_ports: Vec::new(),
+        }
+    }
+
+    /// Only what carries the managed label and this plan's label (or, for
+    /// volumes and networks of before, a name the plan gives) is a
+    /// leftover, and never what the plan holds.
+    #[test]
+    fn leftovers_are_this_plans_labelled_objects_it_no_longer_holds() {
+        let plan = crate::plan::load_str(
+            std::path::Path::new("/plans/p.toml"),
+            "[hosts.h]\nssh = \"h\"\n[artefacts.a]\npath = \"/srv/a.sql\"\ncommand = \"echo\"\n[containers.copy]\nname = \"copy\"\nimage = \"postgres:16\"\nlifecycle = \"persistent\"\n[containers.test]\nname = \"test-{{ date }}\"\nimage = \"postgres:16\"\nlifecycle = \"ephemeral\"\nnetwork = \"test-net\"\nrestore = { artefact = \"a\", command = \"psql -f\" }\n",
+            &|_| None,
+        )
+        .expect("plan");
+        let path = crate::apply::script::plan_path(&plan);
+        let mine = |extra: &[(&str, &str)]| {
+            let mut l = labels(&[("cutter.managed", "true"), ("cutter.plan", &path)]);
+            l.extend(labels(extra));
+            l
+        };
+        let state = HostState {
+            docker: Some(DockerState {
+                containers: vec![
+                    container("copy", mine(&[("cutter.resource", "copy")])),
+                    container("test-2026-01-01", mine(&[("cutter.resource", "test")])),
+                    container("cutter-verify-0123", mine(&[("cutter.role", "verify")])),
+                    container(
+                        "theirs",
+                        labels(&[("cutter.managed", "true"), ("cutter.plan", "/other.toml")]),
+                    ),
+                    container("unmanaged", labels(&[("cutter.plan", &path)])),
+                ],
+                volumes: vec![
+                    VolumeInfo {
+                        name: "copy-data".into(),
+                        mountpoint: String::new(),
+                        labels: labels(&[("cutter.managed", "true")]),
+                    },
+                    VolumeInfo {
+                        name: "test-2026-01-01-data".into(),
+                        mountpoint: String::new(),
+                        labels: mine(&[]),
+                    },
+                ],
+                networks: vec![NetworkInfo {
+                    id: "n1".into(),
+                    name: "test-net".into(),
+                    driver: "bridge".into(),
+                    internal: false,
+                    labels: labels(&[("cutter.managed", "true")]),
+                }],
+            }),
+            ..Default::default()
+        };
+        let idle: HashMap<String, Action> = [("container.test".to_string(), Action::Noop)].into();
+        let found: Vec<(&str, String)> = find(&plan, "h", &state, &idle)
+            .into_iter()
+            .map(|l| (l.what, l.name))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("container", "test-2026-01-01".to_string()),
+                ("container", "cutter-verify-0123".to_string()),
+                ("volume", "test-2026-01-01-data".to_string()),
+                ("network", "test-net".to_string()),
+            ]
+        );
+        // When the test runs, its network is in use again, not a leftover.
+        let runs: HashMap<String, Action> = [("container.test".to_string(), Action::Run)].into();
+        assert!(
+            !find(&plan, "h", &state, &runs)
+                .iter()
+                .any(|l| l.name == "test-net")
+        );
+    }
+}
