@@ -143,7 +143,7 @@ pub fn container(
     // timeout or when cutter dies, the supervisor ends them from inside the
     // container, as root there (see `Script::supervised`).
     let marker = quote(&format!("application_name=cutter-{nonce}"));
-    let env_marker = quote(&format!("{STEP_ENV}={nonce}"));
+    let env_marker = quote(&format!("{STEP_ENV}=cutter-{nonce}"));
     let (name, vol, net) = (quote(&c.docker_name), quote(&c.volume), quote(&c.network));
     let mut s = Script::default();
     if start_only {

@@ -52,7 +52,7 @@ use crate::shell::{join, quote};
 pub const READ_ONLY_OPTIONS: &str = "-c default_transaction_read_only=on -c standard_conforming_strings=on -c search_path=pg_catalog,public -c client_connection_check_interval=1s -c idle_in_transaction_session_timeout=60s";
 
 /// The environment variable that marks what a step starts inside cutter's
-/// own containers (its value is the step's nonce).
+/// own containers (its value is `cutter-` and the step's nonce, like the marker in arguments).
 pub const STEP_ENV: &str = "CUTTER_STEP";
 
 /// Name prefix of throw-away verification containers.
@@ -239,7 +239,7 @@ fn own_reap(names: &[String], nonce: &str) -> String {
     }
     let inside = format!(
         "k() {{ for d in /proc/[0-9]*; do p=${{d#/proc/}}; [ \"$p\" != \"$$\" ] || continue; \
-         if tr '\\0' '\\n' < \"$d/environ\" 2>/dev/null | grep -qxF \"{STEP_ENV}=$cutter_m\" || tr '\\0' ' ' < \"$d/cmdline\" 2>/dev/null | grep -qF \"application_name=cutter-$cutter_m\"; \
+         if tr '\\0' '\\n' < \"$d/environ\" 2>/dev/null | grep -qxF \"{STEP_ENV}=cutter-$cutter_m\" || tr '\\0' ' ' < \"$d/cmdline\" 2>/dev/null | grep -qF \"application_name=cutter-$cutter_m\"; \
          then kill -\"$1\" \"$p\" 2>/dev/null; fi; done; }}; k TERM; sleep 1; k KILL"
     );
     let filters: Vec<String> = names
