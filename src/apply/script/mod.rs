@@ -247,7 +247,7 @@ fn own_reap(names: &[String], nonce: &str) -> String {
         .map(|n| quote(&format!("name=^/{}$", regex::escape(n))))
         .collect();
     format!(
-        "  for f in {}; do\n    for c in $(docker ps -q --no-trunc --filter {} --filter \"$f\" 2>/dev/null); do\n      docker exec -u 0 -e cutter_m={nonce} \"$c\" sh -c {} > /dev/null 2>&1 || :\n    done\n  done\n",
+        "  for f in {}; do\n    for cid in $(docker ps -q --no-trunc --filter {} --filter \"$f\" 2>/dev/null); do\n      docker exec -u 0 -e cutter_m={nonce} \"$cid\" sh -c {} > /dev/null 2>&1 || :\n    done\n  done\n",
         filters.join(" "),
         quote(&format!("label={MANAGED_LABEL}=true")),
         quote(&inside)
