@@ -78,7 +78,8 @@ pub fn find(
         // An ephemeral test that runs removes its namesake first; one that
         // does not, but whose container is still there, is torn down by its
         // own teardown step, with its volume and network.
-        let torn_down = c.lifecycle == Lifecycle::Ephemeral && docker.container(&c.docker_name).is_some();
+        let torn_down =
+            c.lifecycle == Lifecycle::Ephemeral && docker.container(&c.docker_name).is_some();
         if c.lifecycle == Lifecycle::Persistent || runs || torn_down {
             desired[0].insert(&c.docker_name);
             desired[1].insert(&c.volume);
@@ -201,11 +202,13 @@ mod tests {
                     VolumeInfo {
                         name: "copy-data".into(),
                         mountpoint: String::new(),
+                        device: Default::default(),
                         labels: labels(&[("cutter.managed", "true")]),
                     },
                     VolumeInfo {
                         name: "test-2026-01-01-data".into(),
                         mountpoint: String::new(),
+                        device: Default::default(),
                         labels: mine(&[]),
                     },
                 ],

@@ -156,7 +156,8 @@ pub(super) fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState,
             Record::Completion if n == 3 => {
                 // An unreadable record proves nothing: the container then
                 // counts as incomplete.
-                if let (Some(id), Ok(v)) = (rec[1].strip_suffix(".json"), read_record(&content(&rec[2])))
+                if let (Some(id), Ok(v)) =
+                    (rec[1].strip_suffix(".json"), read_record(&content(&rec[2])))
                 {
                     state.completions.insert(id.to_string(), v);
                 }
