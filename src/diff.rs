@@ -220,7 +220,20 @@ pub fn diff_replacing(
         }
     }
     let leftovers = leftovers(plan, states, &actions);
-    let any_work = !leftovers.is_empty() || actions.values().any(|(a, _)| *a != Action::Noop);
+    let container_actions: HashMap<String, Action> =
+        actions.iter().map(|(k, (a, _))| (k.clone(), *a)).collect();
+    // Objects of this plan found by label that it no longer holds, by host.
+    let labelled: HashMap<&String, Vec<crate::leftovers::Leftover>> = plan
+        .hosts
+        .keys()
+        .filter_map(|h| {
+            let found = crate::leftovers::find(plan, h, states.get(h)?, &container_actions);
+            (!found.is_empty()).then_some((h, found))
+        })
+        .collect();
+    let any_work = !leftovers.is_empty()
+        || !labelled.is_empty()
+        || actions.values().any(|(a, _)| *a != Action::Noop);
     // What was decided for a step; a step of a host that was not observed
     // is unknown.
     let action_of =
@@ -302,6 +315,16 @@ pub fn diff_replacing(
                     },
                 }
             }
+            StepKind::Leftovers => match labelled.get(&step.host) {
+                Some(found) => (
+                    Action::Destroy,
+                    found.iter().map(|l| l.describe()).collect(),
+                ),
+                None if states.contains_key(&step.host) => {
+                    (Action::Noop, vec!["nothing left over".into()])
+                }
+                None => unknown(&step.host),
+            },
             StepKind::GuardBefore | StepKind::GuardAfter if any_work => {
                 (Action::Run, vec!["proves production untouched".into()])
             }
@@ -619,6 +642,7 @@ fn container_action(
                 Action::Create,
                 vec![format!("missing: no container `{}`", c.docker_name)],
             ),
+            Some(e) if let Some(why) = incomplete(c, e, host) => (Action::Replace, vec![why]),
             Some(e) if e.state != "running" => (
                 Action::Start,
                 vec![format!("container `{}` is {}", c.docker_name, e.state)],
@@ -675,6 +699,52 @@ fn container_action(
             (Action::Run, reasons)
         }
     }
+}
+
+/// Why a persistent container cutter made does not count as made, if it
+/// does not: only its completion record, written last by the step that made
+/// it, proves that its restore finished (and its readiness passed).
+fn incomplete(
+    c: &Container,
+    e: &crate::observe::ContainerInfo,
+    host: &HostState,
+) -> Option<String> {
+    let what = if c.restore.is_some() {
+        "its restore never finished"
+    } else {
+        "it never became ready"
+    };
+    let Some(record) = host.completions.get(&e.id) else {
+        return Some(format!(
+            "incomplete: `{}` ({}) has no completion record: {what} (interrupted?); it is made again",
+            c.docker_name,
+            short(&e.id)
+        ));
+    };
+    let text = |k: &str| record.get(k).and_then(|v| v.as_str()).unwrap_or("");
+    if text("id") != e.id {
+        return Some(format!(
+            "incomplete: the completion record of `{}` ({}) names another container ({}); it is made again",
+            c.docker_name,
+            short(&e.id),
+            short(text("id"))
+        ));
+    }
+    if let Some(r) = &c.restore {
+        // A restore that exited with a code the plan does not accept, and may
+        // not tolerate: its failure is recorded at the end of the apply, so a
+        // killed apply leaves only this to say it.
+        let exit: Option<i32> = text("restore_exit").parse().ok();
+        if r.tolerated_errors.is_empty() && exit.is_none_or(|x| !r.ok_exit_codes.contains(&x)) {
+            return Some(format!(
+                "incomplete: the restore into `{}` ({}) exited {}; it is made again",
+                c.docker_name,
+                short(&e.id),
+                exit.map_or("without a code".into(), |x| x.to_string())
+            ));
+        }
+    }
+    None
 }
 
 /// The first 12 characters of a hash or ID. IDs come from hosts and

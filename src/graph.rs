@@ -27,6 +27,9 @@ pub enum StepKind {
     Prune,
     GuardBefore,
     GuardAfter,
+    /// Remove what this plan made on a host and no longer wants (found by
+    /// label); its resource is the host.
+    Leftovers,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -77,6 +80,9 @@ impl StepGraph {
                 let n = g.main(&check.name).unwrap();
                 g.graph.add_edge(n, teardown, "checked before teardown");
             }
+        }
+        for host in plan.hosts.keys().filter(|h| plan.uses_docker(h)) {
+            g.add(host, StepKind::Leftovers, host);
         }
         for a in plan.artefacts.values().filter(|a| a.keep.is_some()) {
             let prune = g.add(&a.name, StepKind::Prune, &a.host);
@@ -264,6 +270,7 @@ pub fn step_id(kind: StepKind, resource: &str) -> String {
         StepKind::Prune => "prune",
         StepKind::GuardBefore => "guard-before",
         StepKind::GuardAfter => "guard-after",
+        StepKind::Leftovers => "leftovers",
     };
     format!("{prefix}.{resource}")
 }

@@ -33,6 +33,7 @@ mod plan_json_schema;
 mod render;
 mod schema;
 mod stack;
+mod stack_containers;
 mod stack_hb;
 mod stack_render;
 mod stack_ssh;

@@ -192,6 +192,14 @@ pub fn build(
                 .ok_or_else(|| format!("host `{}` was not observed", a.host))?;
             script::prune(plan, a, &files)?
         }
+        StepKind::Leftovers => {
+            let state = inputs
+                .states
+                .get(&step.host)
+                .ok_or_else(|| format!("host `{}` was not observed", step.host))?;
+            let actions = crate::leftovers::container_actions(inputs.diff);
+            script::remove_leftovers(&crate::leftovers::find(plan, &step.host, state, &actions))
+        }
         StepKind::GuardBefore | StepKind::GuardAfter => {
             let g = &plan.guards[&step.resource];
             match &g.kind {
@@ -232,7 +240,7 @@ pub fn timeout(plan: &Plan, graph: &StepGraph, id: &str) -> std::time::Duration 
         StepKind::Artefact => plan.artefacts[&step.resource].timeout,
         StepKind::Container => plan.containers[&step.resource].timeout,
         StepKind::Check => plan.checks[&step.resource].timeout,
-        StepKind::Teardown | StepKind::Prune => Duration::from_secs(300),
+        StepKind::Teardown | StepKind::Prune | StepKind::Leftovers => Duration::from_secs(300),
         StepKind::GuardBefore | StepKind::GuardAfter => Duration::from_secs(600),
     }
 }

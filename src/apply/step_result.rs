@@ -434,7 +434,10 @@ impl StepResult {
                     None => StepResult::None,
                 }
             }
-            StepKind::Prune | StepKind::GuardBefore | StepKind::GuardAfter => StepResult::None,
+            StepKind::Prune
+            | StepKind::GuardBefore
+            | StepKind::GuardAfter
+            | StepKind::Leftovers => StepResult::None,
         })
     }
 

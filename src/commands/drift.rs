@@ -30,7 +30,10 @@ fn drift(session: &Session<'_>, format: Format, printer: &Printer) -> Result<Exi
     let mut diff = session.diff();
     // Drift is about the state of resources; checks, teardowns and guards only run with an apply.
     for c in &mut diff.changes {
-        if !matches!(c.kind, StepKind::Artefact | StepKind::Container) {
+        if !matches!(
+            c.kind,
+            StepKind::Artefact | StepKind::Container | StepKind::Leftovers
+        ) {
             c.action = Action::Noop;
         }
     }

@@ -46,6 +46,9 @@ pub struct HostState {
     /// Steps of earlier applies that started and whose end was never
     /// recorded (cutter killed, connection lost), by step id.
     pub in_flight: BTreeMap<String, serde_json::Value>,
+    /// Completion records of cutter's containers, by the container ID their
+    /// file is named after (see `apply::script::COMPLETIONS_DIR`).
+    pub completions: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -154,6 +157,7 @@ pub struct VolumeInfo {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct NetworkInfo {
+    pub id: String,
     pub name: String,
     pub driver: String,
     pub internal: bool,

@@ -157,6 +157,15 @@ pub(super) fn parse(plan: &Plan, host: &str, stdout: &[u8]) -> Result<HostState,
                     into.insert(step, v);
                 }
             }
+            Record::Completion if n == 3 => {
+                // An unreadable record proves nothing: the container then
+                // counts as incomplete.
+                if let (Some(id), Ok(v)) =
+                    (rec[1].strip_suffix(".json"), read_record(&content(&rec[2])))
+                {
+                    state.completions.insert(id.to_string(), v);
+                }
+            }
             other => return Err(format!("malformed probe record `{other:?}` ({n} fields)")),
         }
     }
@@ -429,6 +438,8 @@ struct InspectVolume {
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct InspectNetwork {
+    #[serde(default)]
+    id: String,
     name: String,
     driver: String,
     internal: bool,
@@ -528,6 +539,7 @@ fn parse_networks(text: &str) -> Result<Vec<NetworkInfo>, String> {
     Ok(raw
         .into_iter()
         .map(|n| NetworkInfo {
+            id: n.id,
             name: n.name,
             driver: n.driver,
             internal: n.internal,

@@ -141,6 +141,9 @@ pub enum Record {
     /// machine ID, `docker info` (root directory, daemon ID): the host's
     /// identity and Docker's data (see [`super::machine`]).
     Machine,
+    /// file name (`<container ID>.json`), content: the completion record
+    /// of a container cutter made.
+    Completion,
     /// The last record: what follows is `grep -H -Z` output, each line of
     /// each small file as `path NUL line`, the content of the paths the
     /// records above name.
@@ -148,7 +151,7 @@ pub enum Record {
 }
 
 impl Record {
-    const ALL: [Record; 13] = [
+    const ALL: [Record; 14] = [
         Record::Artefact,
         Record::Sums,
         Record::Evidence,
@@ -161,6 +164,7 @@ impl Record {
         Record::Generation,
         Record::Failure,
         Record::Machine,
+        Record::Completion,
         Record::Contents,
     ];
 
@@ -178,6 +182,7 @@ impl Record {
             Record::Generation => "N",
             Record::Failure => "F",
             Record::Machine => "H",
+            Record::Completion => "C",
             Record::Contents => "G",
         }
     }
@@ -197,6 +202,7 @@ impl Record {
             Record::Generation => "rec_generation",
             Record::Failure => "rec_failure",
             Record::Machine => "rec_machine",
+            Record::Completion => "rec_completion",
             Record::Contents => "rec_contents",
         }
     }
@@ -260,9 +266,16 @@ pub fn probe_script(plan: &Plan, host: &str) -> String {
     }
     // Every run: what protects the machine's data whatever the plan says.
     s.push_str(super::machine::PROBE);
+    s.push_str("w_k=\n");
     if plan.uses_docker(host) {
         let _ = writeln!(s, "cf={}", crate::shell::quote(super::CONTAINER_FORMAT));
         s.push_str(DOCKER);
+        // The completion records of cutter's containers: a glob, no process.
+        let _ = writeln!(
+            s,
+            "w=; for f in \"{}\"/*.json; do [ -f \"$f\" ] || continue; slurp \"$f\"; rec_completion \"${{f##*/}}\" \"$c\"; done; w_k=$w",
+            crate::apply::script::COMPLETIONS_DIR
+        );
     }
     let _ = writeln!(
         s,
@@ -284,7 +297,7 @@ pub fn probe_script(plan: &Plan, host: &str) -> String {
     }
     s.push('\n');
     s.push_str(FILES);
-    s.push_str("want=$(printf '%s' \"$w_f\"");
+    s.push_str("want=$(printf '%s' \"$w_f\" \"$w_k\"");
     for i in 0..count {
         let _ = write!(s, " \"$w_{i}\"");
     }

@@ -28,6 +28,9 @@ pub use vars::VarOverrides;
 
 /// Label put on every container, volume and network cutter creates.
 pub const MANAGED_LABEL: &str = "cutter.managed";
+/// The label naming the plan (its absolute path) that made a container,
+/// volume or network.
+pub const PLAN_LABEL: &str = "cutter.plan";
 
 /// The longest file name, in bytes, a host's file system takes (Linux's
 /// `NAME_MAX`).

@@ -94,6 +94,20 @@ pub fn step(inputs: &Inputs<'_>, id: &str) -> Vec<Detail> {
             let files = inputs.prune_files(&a.name).unwrap_or_default();
             prune(a, &files)
         }
+        StepKind::Leftovers => vec![
+            detail(
+                "removes",
+                "containers, volumes and networks of this plan on the host that it no longer holds",
+            ),
+            detail(
+                "only",
+                format!(
+                    "what carries cutter's label {} and this plan's {} (or, for a volume or network made before it was labelled so, a name this plan gives), read again just before",
+                    code(&format!("{}=true", crate::plan::MANAGED_LABEL)),
+                    code(crate::plan::PLAN_LABEL)
+                ),
+            ),
+        ],
         StepKind::GuardBefore | StepKind::GuardAfter => {
             match (plan.guards.get(&step.resource), plan.hosts.get(&step.host)) {
                 (Some(g), Some(h)) => guard(

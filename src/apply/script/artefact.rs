@@ -130,9 +130,10 @@ pub fn artefact(
             _ => "\"$(docker inspect -f '{{.Image}}' \"$cid\")\"".into(),
         };
         s.commands.push(format!(
-            "{}; docker run -d --rm --network none --read-only --name {q_verifier} --label {} --label cutter.role=verify --entrypoint sleep {image} {} > /dev/null 2> \"$verr\" & verifier=$!",
+            "{}; docker run -d --rm --network none --read-only --name {q_verifier} --label {} --label cutter.role=verify --label {} --entrypoint sleep {image} {} > /dev/null 2> \"$verr\" & verifier=$!",
             host::temp("verr", "verr"),
             quote(&format!("{MANAGED_LABEL}=true")),
+            quote(&format!("{PLAN_LABEL}={}", plan_path(plan))),
             a.timeout.as_secs().max(1),
         ));
     }

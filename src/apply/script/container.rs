@@ -2,23 +2,44 @@
 
 use super::*;
 
+/// Where the completion records of cutter's persistent containers live on a
+/// host: `<full container ID>.json`, written last by the step that made it.
+pub const COMPLETIONS_DIR: &str = "$HOME/.cutter/containers";
+
 /// Labels cutter puts on what it creates.
 pub(super) fn labels(plan: &Plan, c: &Container) -> String {
-    [
+    label_args(&[
         format!("{MANAGED_LABEL}=true"),
         format!("cutter.resource={}", c.name),
         format!("cutter.lifecycle={}", c.lifecycle.as_str()),
-        format!(
-            "cutter.plan={}",
-            std::fs::canonicalize(&plan.file)
-                .unwrap_or(plan.file.clone())
-                .display()
-        ),
-    ]
-    .iter()
-    .map(|l| format!("--label {}", quote(l)))
-    .collect::<Vec<_>>()
-    .join(" ")
+        format!("{PLAN_LABEL}={}", plan_path(plan)),
+    ])
+}
+
+/// Labels of a container's volume or network: whose they are, so that a
+/// leftover is found by label whatever its name.
+fn owned_labels(plan: &Plan, c: &Container) -> String {
+    label_args(&[
+        format!("{MANAGED_LABEL}=true"),
+        format!("cutter.resource={}", c.name),
+        format!("{PLAN_LABEL}={}", plan_path(plan)),
+    ])
+}
+
+fn label_args(labels: &[String]) -> String {
+    labels
+        .iter()
+        .map(|l| format!("--label {}", quote(l)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The plan's absolute path, as its `cutter.plan` label carries it.
+pub fn plan_path(plan: &Plan) -> String {
+    std::fs::canonicalize(&plan.file)
+        .unwrap_or(plan.file.clone())
+        .display()
+        .to_string()
 }
 
 /// IDs of cutter's containers called exactly `name` (managed label only).
@@ -35,8 +56,9 @@ pub(super) fn own_ids(var: &str, docker_name: &str) -> String {
 pub(super) fn remove_own(c: &Container) -> [String; 2] {
     [
         format!(
-            "{}; [ -z \"$old\" ] || docker rm -f -v $old > /dev/null",
-            own_ids("old", &c.docker_name)
+            "{}; [ -z \"$old\" ] || {{ {}; docker rm -f -v $old > /dev/null; }}",
+            own_ids("old", &c.docker_name),
+            forget_completions("$old")
         ),
         format!(
             "if {}; then docker volume rm -- {} > /dev/null; fi",
@@ -44,6 +66,46 @@ pub(super) fn remove_own(c: &Container) -> [String; 2] {
             quote(&c.volume)
         ),
     ]
+}
+
+/// Remove the completion records of the containers `ids` (a shell word),
+/// before the containers themselves: a container is never left with the
+/// record of a removed one, and one without a record counts as incomplete.
+pub(super) fn forget_completions(ids: &str) -> String {
+    format!("for i in {ids}; do rm -f -- \"{COMPLETIONS_DIR}/$i.json\"; done")
+}
+
+/// Write the completion record of the container `$cid`, last, through the
+/// host primitives: a temporary in the records' folder (entered by its real
+/// path, checked against the protected paths), every write checked, then
+/// renamed into place. Its presence is what makes a persistent container
+/// count as made.
+fn write_completion(plan: &Plan, c: &Container, restore_file: Option<&str>) -> String {
+    let static_part = serde_json::json!({
+        "container": c.docker_name,
+        "resource": c.name,
+        "restored_from": restore_file,
+    })
+    .to_string();
+    let fmt = format!(
+        "{},\"id\":\"%s\",\"restored_sha256\":\"%s\",\"restore_exit\":\"%s\",\"ready_at\":\"%s\",\"completed_at\":\"%s\"}}\\n",
+        static_part[..static_part.len() - 1]
+            .replace('\\', "\\\\")
+            .replace('%', "%%")
+    );
+    // The folder is under the login's home: `$HOME` must expand, so it is
+    // the one argument of `cutter_enter` not built by `host::enter`.
+    let mut enter = format!("cutter_enter \"{COMPLETIONS_DIR}\"");
+    for p in plan.hosts[&c.host].protected.real_paths() {
+        enter.push(' ');
+        enter.push_str(&quote(p));
+    }
+    format!(
+        "{enter}; record=$(printf {} \"$cid\" \"${{src_sha:-}}\" \"${{rc:-}}\" \"${{ready_at:-}}\" \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"); \
+         {}; cutter_write \"$cutter_w\" \"$record\"; cutter_put \"$cutter_w\" \"./$cid.json\"",
+        quote(&fmt),
+        crate::host::temp("cutter_w", "record"),
+    )
 }
 
 /// Whether cutter's own volume `name` exists (exact name, managed label).
@@ -75,12 +137,13 @@ pub fn container(
     secrets: Vec<(String, String)>,
     nonce: &str,
 ) -> Script {
-    let managed = quote(&format!("{MANAGED_LABEL}=true"));
     // What runs inside the container (ready checks, the restore) carries the
-    // step's marker as an unused last argument, so that on a timeout or when
-    // cutter dies the supervisor finds and ends it there (`docker top`), as
-    // it does in production.
+    // step's marker as an unused last argument, and in its environment,
+    // which every process it starts inherits (also one that `exec`s): on a
+    // timeout or when cutter dies, the supervisor ends them from inside the
+    // container, as root there (see `Script::supervised`).
     let marker = quote(&format!("application_name=cutter-{nonce}"));
+    let env_marker = quote(&format!("{STEP_ENV}=cutter-{nonce}"));
     let (name, vol, net) = (quote(&c.docker_name), quote(&c.volume), quote(&c.network));
     let mut s = Script::default();
     if start_only {
@@ -93,12 +156,14 @@ pub fn container(
             s.commands.extend(remove_own(c));
         }
         s.commands.push(format!(
-            "{}; [ -n \"$netid\" ] || netid=$(docker network create --driver bridge --label {managed} -- {net})",
-            own_network_id("netid", &c.network)
+            "{}; [ -n \"$netid\" ] || netid=$(docker network create --driver bridge {} -- {net})",
+            own_network_id("netid", &c.network),
+            owned_labels(plan, c)
         ));
         s.commands.push(format!(
-            "{} || docker volume create --label {managed} --label {} -- {vol} > /dev/null; {} || {{ echo {} >&2; exit 1; }}",
+            "{} || docker volume create {} --label {} -- {vol} > /dev/null; {} || {{ echo {} >&2; exit 1; }}",
             own_volume_test(&c.volume),
+            owned_labels(plan, c),
             quote(&format!("cutter.container={}", c.docker_name)),
             own_volume_test(&c.volume),
             quote(&format!("volume `{}` exists and is not cutter's", c.volume)),
@@ -131,20 +196,28 @@ pub fn container(
         s.commands.push(run);
     }
     if c.ready.is_some() || (c.restore.is_some() && restore_file.is_some() && !start_only) {
-        s.targets.push(name.clone());
+        s.own_targets.push(c.docker_name.clone());
     }
     if let Some(ready) = &c.ready {
         s.commands.push(format!(
-            "i=0; until docker exec \"$cid\" timeout -k 2 10 sh -c {} sh {marker} > /dev/null 2>&1; do i=$((i+1)); [ $i -lt 240 ] || {{ echo 'container not ready after 120s' >&2; docker logs --tail 20 \"$cid\" >&2; exit 1; }}; sleep 0.5; done",
+            "i=0; until docker exec -e {env_marker} \"$cid\" timeout -k 2 10 sh -c {} sh {marker} > /dev/null 2>&1; do i=$((i+1)); [ $i -lt 240 ] || {{ echo 'container not ready after 120s' >&2; docker logs --tail 20 \"$cid\" >&2; exit 1; }}; sleep 0.5; done; ready_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)",
             quote(ready)
         ));
     }
     if let (Some(r), Some(file), false) = (&c.restore, restore_file, start_only) {
         let inside = "/tmp/cutter-restore.dump";
+        let persistent = c.lifecycle == Lifecycle::Persistent;
+        if persistent {
+            // What was restored, for the completion record.
+            s.commands.push(format!(
+                "src_sha=$(sha256sum < {}) || exit 1; src_sha=${{src_sha%% *}}",
+                quote(file)
+            ));
+        }
         s.commands
             .push(format!("docker cp -- {} \"$cid:{inside}\"", quote(file),));
         s.commands.push(format!(
-            "rc=0; rerr=$(docker exec \"$cid\" timeout -k 10 {} sh -c {} sh {inside} {marker} 2>&1 > /dev/null) || rc=$?",
+            "rc=0; rerr=$(docker exec -e {env_marker} \"$cid\" timeout -k 10 {} sh -c {} sh {inside} {marker} 2>&1 > /dev/null) || rc=$?",
             c.timeout.as_secs().max(1),
             quote(&format!("{} \"$1\"", r.command))
         ));
@@ -158,6 +231,15 @@ pub fn container(
             ),
         ]));
     }
+    if c.lifecycle == Lifecycle::Persistent && !start_only {
+        s.setup
+            .push(format!("trap {} EXIT", crate::host::DROP_TEMPS));
+        s.commands.push(write_completion(
+            plan,
+            c,
+            restore_file.filter(|_| c.restore.is_some()),
+        ));
+    }
     s.commands.push(format!(
         "docker inspect -f '{}' \"$cid\"",
         template(&[
@@ -167,6 +249,44 @@ pub fn container(
             (Key::ImageId, "{{.Image}}"),
         ])
     ));
+    s
+}
+
+/// Remove what [`crate::leftovers::find`] found: each object by its full
+/// ID (volumes by name), and only after its labels, read again now, are
+/// still cutter's managed label and the plan label it was found with.
+/// Containers go first (with their completion records), then what they used.
+pub fn remove_leftovers(items: &[crate::leftovers::Leftover]) -> Script {
+    let mut s = Script::default();
+    for what in ["container", "volume", "network"] {
+        for l in items.iter().filter(|l| l.what == what) {
+            let labels = if what == "container" {
+                ".Config.Labels"
+            } else {
+                ".Labels"
+            };
+            let read = format!(
+                "docker {what} inspect -f '{{{{index {labels} \"{MANAGED_LABEL}\"}}}}|{{{{index {labels} \"{PLAN_LABEL}\"}}}}' {} 2>/dev/null",
+                quote(&l.id)
+            );
+            let remove = match what {
+                "container" => format!(
+                    "{}; docker rm -f -v {} > /dev/null",
+                    forget_completions(&quote(&l.id)),
+                    quote(&l.id)
+                ),
+                _ => format!("docker {what} rm -- {} > /dev/null", quote(&l.id)),
+            };
+            s.commands.push(format!(
+                "if [ \"$({read})\" = {} ]; then {remove}; else echo {} >&2; fi",
+                quote(&format!("true|{}", l.plan_label)),
+                quote(&format!(
+                    "{what} `{}` is gone or its labels changed: left alone",
+                    l.name
+                ))
+            ));
+        }
+    }
     s
 }
 

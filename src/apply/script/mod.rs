@@ -26,7 +26,7 @@ mod container;
 
 pub use artefact::{artefact, prune, write_evidence};
 pub use check::{STATE_SEPARATOR, check, protected_state, rowcount_sql, schema_hash};
-pub use container::{container, teardown};
+pub use container::{COMPLETIONS_DIR, container, plan_path, remove_leftovers, teardown};
 
 use std::time::Duration;
 
@@ -34,8 +34,8 @@ use chrono::{DateTime, Utc};
 
 use super::step_result::{Key, printf, template};
 use crate::plan::{
-    Artefact, Check, CheckKind, Container, DumpFormat, Lifecycle, MANAGED_LABEL, PgDump, PgQuery,
-    Plan, Producer, Protected,
+    Artefact, Check, CheckKind, Container, DumpFormat, Lifecycle, MANAGED_LABEL, PLAN_LABEL,
+    PgDump, PgQuery, Plan, Producer, Protected,
 };
 use crate::shell::{join, quote};
 
@@ -50,6 +50,10 @@ use crate::shell::{join, quote};
 /// `statement_timeout` and `idle_in_transaction_session_timeout` to 0, but
 /// not the client check.)
 pub const READ_ONLY_OPTIONS: &str = "-c default_transaction_read_only=on -c standard_conforming_strings=on -c search_path=pg_catalog,public -c client_connection_check_interval=1s -c idle_in_transaction_session_timeout=60s";
+
+/// The environment variable that marks what a step starts inside cutter's
+/// own containers (its value is `cutter-` and the step's nonce, like the marker in arguments).
+pub const STEP_ENV: &str = "CUTTER_STEP";
 
 /// Name prefix of throw-away verification containers.
 pub const VERIFY_PREFIX: &str = "cutter-verify-";
@@ -72,6 +76,9 @@ pub struct Script {
     /// Containers (full IDs, or `$cid` words) where typed operations of this
     /// step run: their processes are ended with the step.
     pub targets: Vec<String>,
+    /// cutter's own containers (Docker names) where this step runs
+    /// commands: their processes are ended from inside, by marker.
+    pub own_targets: Vec<String>,
     /// Operations sent into containers cutter does not own, for the report.
     pub production_ops: Vec<String>,
     /// Run by the supervisor before the step starts anything (recording on
@@ -168,7 +175,7 @@ cutter_reap() {{
   for c in {targets}; do
     for p in $(docker top "$c" -eo pid,args 2>/dev/null | awk -v m=application_name=cutter-{nonce} 'index($0, m) {{ print $1 }}'); do kill -TERM "$p" 2>/dev/null || :; done
   done
-  docker rm -f {VERIFY_PREFIX}{nonce} > /dev/null 2>&1 || :
+{own_reap}  docker rm -f {VERIFY_PREFIX}{nonce} > /dev/null 2>&1 || :
   rm -f -- "${{cutter_reg:-/nonexistent}}"
 }}
 trap 'cutter_reap; exit 129' HUP
@@ -204,6 +211,7 @@ exit $cutter_rc
             } else {
                 targets.join(" ")
             },
+            own_reap = own_reap(&self.own_targets, nonce),
             secs = timeout.as_secs().max(1),
             // The step's input (secrets, evidence), read off the connection
             // before the lifeline starts, into a file that is unlinked as
@@ -227,6 +235,33 @@ exec 4< \"$cutter_in\"; rm -f -- \"$cutter_in\""
             lock = crate::observe::probe::LOCK_DIR,
         )
     }
+}
+
+/// The part of the reaper that ends the step's processes inside cutter's own
+/// containers: from inside, as root there (what runs in them may run as
+/// root, which a non-root operator cannot signal from the host), by the
+/// step's marker in a process's arguments or environment. The scan's own
+/// processes carry neither: the nonce reaches it in a variable of another
+/// name, and the patterns are built from it at run time.
+fn own_reap(names: &[String], nonce: &str) -> String {
+    if names.is_empty() {
+        return String::new();
+    }
+    let inside = format!(
+        "k() {{ for d in /proc/[0-9]*; do p=${{d#/proc/}}; [ \"$p\" != \"$$\" ] || continue; \
+         if tr '\\0' '\\n' < \"$d/environ\" 2>/dev/null | grep -qxF \"{STEP_ENV}=cutter-$cutter_m\" || tr '\\0' ' ' < \"$d/cmdline\" 2>/dev/null | grep -qF \"application_name=cutter-$cutter_m\"; \
+         then kill -\"$1\" \"$p\" 2>/dev/null; fi; done; }}; k TERM; sleep 1; k KILL"
+    );
+    let filters: Vec<String> = names
+        .iter()
+        .map(|n| quote(&format!("name=^/{}$", regex::escape(n))))
+        .collect();
+    format!(
+        "  for f in {}; do\n    for cid in $(docker ps -q --no-trunc --filter {} --filter \"$f\" 2>/dev/null); do\n      docker exec -u 0 -e cutter_m={nonce} \"$cid\" sh -c {} > /dev/null 2>&1 || :\n    done\n  done\n",
+        filters.join(" "),
+        quote(&format!("label={MANAGED_LABEL}=true")),
+        quote(&inside)
+    )
 }
 
 /// The connection string cutter builds: a validated database name, the
@@ -316,6 +351,11 @@ fn exec_typed(exec: &Exec, argv: &[String], timeout: Duration) -> String {
 }
 
 fn typed(exec: &Exec, argv: &[String], timeout: Duration, s: &mut Script) -> String {
+    if let Exec::Own { docker_name } = exec
+        && !s.own_targets.contains(docker_name)
+    {
+        s.own_targets.push(docker_name.clone());
+    }
     if let Exec::External { name, .. } = exec {
         s.production_ops
             .push(format!("in `{name}`: {}", join(argv)));
