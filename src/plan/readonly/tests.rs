@@ -111,7 +111,13 @@ fn identifier_limit_at_its_edge() {
     // In SQL, PostgreSQL would truncate the longer name and run another query.
     ok(&format!("SELECT 1 AS {at}"));
     ok(&format!("SELECT 1 AS \"{at}\""));
-    assert_eq!(rule(&format!("SELECT 1 AS {past}")), "sql.identifier");
+    let r = read_only(&format!("SELECT 1 AS {past}")).unwrap_err();
+    assert_eq!(r.rule, "sql.identifier");
+    assert!(
+        r.detail
+            .starts_with(&format!("`{}...` is longer", "a".repeat(20))),
+        "{r}"
+    );
     assert_eq!(rule(&format!("SELECT 1 AS \"{past}\"")), "sql.identifier");
     assert_eq!(
         rule(&format!("SELECT count(*) FROM {past}")),
@@ -341,4 +347,26 @@ fn round_trip_refuses_a_rendering_that_parses_differently() {
     );
     assert!(round_trip(&statement[0], "SELECT 1; SELECT 1").is_err());
     assert!(round_trip(&statement[0], "SELECT (").is_err());
+}
+
+#[test]
+fn refusals_say_what_they_refuse() {
+    let r = read_only("DROP TABLE dot_tools").unwrap_err();
+    assert_eq!(
+        r.detail,
+        "`DROP TABLE` is not a query: only SELECT (with WITH, UNION, VALUES) is allowed"
+    );
+    assert_eq!(
+        r.to_string(),
+        "`DROP TABLE` is not a query: only SELECT (with WITH, UNION, VALUES) is allowed (rule `sql.select_only`)"
+    );
+    let r = read_only("SELECT 'a' IS NORMALIZED").unwrap_err();
+    assert!(r.detail.starts_with("`'a' IS` is an expression"), "{r}");
+    let r = read_only("SELECT * FROM XMLTABLE('/a' PASSING '<a/>' COLUMNS x int PATH '.')")
+        .unwrap_err();
+    assert!(
+        r.detail
+            .starts_with("`XMLTABLE('/a' PASSING` is a FROM item"),
+        "{r}"
+    );
 }
