@@ -94,7 +94,7 @@ pub fn read_only(sql: &str) -> Result<ReadOnlySql, Refusal> {
             format!("{} statements: only one query is allowed", statements.len()),
         );
     }
-    let mut statement = statements.remove(0);
+    let statement = statements.remove(0);
     if !matches!(statement, Statement::Query(_)) {
         return refuse(
             "sql.select_only",
@@ -107,6 +107,12 @@ pub fn read_only(sql: &str) -> Result<ReadOnlySql, Refusal> {
     if let ControlFlow::Break(r) = Visit::visit(&statement, &mut walk::Walk) {
         return Err(r);
     }
+    render(statement)
+}
+
+/// The checked tree as it is sent: functions qualified, rendered, and the
+/// rendering parsed back to the same tree.
+fn render(mut statement: Statement) -> Result<ReadOnlySql, Refusal> {
     if let ControlFlow::Break(r) = VisitMut::visit(&mut statement, &mut qualify::Qualify) {
         return Err(r);
     }

@@ -370,3 +370,29 @@ fn refusals_say_what_they_refuse() {
         "{r}"
     );
 }
+
+/// A tree whose rendering reads as another query (an unquoted name with a
+/// space in it) is refused, not sent.
+#[test]
+fn a_rendering_that_reads_as_another_query_is_not_sent() {
+    let mut statement = Parser::parse_sql(&PostgreSqlDialect {}, "SELECT x")
+        .unwrap()
+        .remove(0);
+    assert_eq!(render(statement.clone()).unwrap().as_str(), "SELECT x");
+    let _ = VisitMut::visit(&mut statement, &mut Rename);
+    assert_eq!(statement.to_string(), "SELECT x FROM pg_authid");
+    assert_eq!(render(statement).unwrap_err().rule, "sql.round_trip");
+}
+
+struct Rename;
+
+impl sqlparser::ast::VisitorMut for Rename {
+    type Break = ();
+
+    fn pre_visit_expr(&mut self, e: &mut sqlparser::ast::Expr) -> ControlFlow<()> {
+        if let sqlparser::ast::Expr::Identifier(i) = e {
+            i.value = "x FROM pg_authid".into();
+        }
+        ControlFlow::Continue(())
+    }
+}
