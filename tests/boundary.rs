@@ -123,10 +123,10 @@ fn sql_must_be_provably_read_only() {
         ("SELECT pg_stat_reset()", "sql.function"),
         ("SELECT pg_switch_wal()", "sql.function"),
         ("SELECT pg_reload_conf()", "sql.function"),
-        ("SELECT lo_import('/etc/passwd')", "sql.function"),
+        ("SELECT lo_import('/etc/passwd')", "sql.secret"),
         ("SELECT lo_unlink(1)", "sql.function"),
         ("SELECT lo_from_bytea(0, 'x')", "sql.function"),
-        ("SELECT pg_read_file('/etc/passwd')", "sql.function"),
+        ("SELECT pg_read_file('/etc/passwd')", "sql.secret"),
         (
             "SELECT query_to_xml('DELETE FROM dot_tools', true, true, '')",
             "sql.function",
@@ -160,6 +160,52 @@ fn sql_must_be_provably_read_only() {
         ("\\! rm -rf /", "sql.parse"),
         ("SELECT 1 OPERATOR(public.+) 2", "sql.operator"),
         ("SELECT 'x'::user_type", "sql.cast"),
+        // Secrets read into artefacts, in every spelling and place.
+        ("SELECT rolname, rolpassword FROM pg_authid", "sql.secret"),
+        (
+            "SELECT rolpassword FROM pg_catalog.\"pg_authid\"",
+            "sql.secret",
+        ),
+        ("SELECT * FROM PG_CATALOG.PG_SHADOW", "sql.secret"),
+        (
+            "WITH s AS (SELECT * FROM pg_user_mappings) SELECT * FROM s",
+            "sql.secret",
+        ),
+        (
+            "SELECT * FROM pg_class c, LATERAL (SELECT * FROM pg_file_settings) f",
+            "sql.secret",
+        ),
+        (
+            "SELECT (SELECT count(*) FROM pg_hba_file_rules)",
+            "sql.secret",
+        ),
+        ("SELECT * FROM pg_ident_file_mappings", "sql.secret"),
+        ("SELECT * FROM pg_largeobject", "sql.secret"),
+        ("SELECT stavalues1 FROM pg_statistic", "sql.secret"),
+        ("SELECT query FROM pg_stat_activity", "sql.secret"),
+        (
+            "SELECT * FROM pg_stat_file('postgresql.conf')",
+            "sql.secret",
+        ),
+        ("SELECT pg_ls_dir('.')", "sql.secret"),
+        // Where the parser and PostgreSQL would read the text differently.
+        ("SELECT $1$x$1$", "sql.dollar_quote"),
+        ("SELECT '{}'::user_type[]", "sql.cast"),
+        ("SELECT ARRAY['x']::user_type[]", "sql.cast"),
+        ("SELECT CAST('{}' AS user_type[])", "sql.cast"),
+        ("SELECT user_type 'x'", "sql.cast"),
+        ("SELECT 'x'::uint8", "sql.cast"),
+        ("SELECT (t).evil FROM dot_tools t", "sql.field_notation"),
+        (
+            "SELECT * FROM pg_stat_database d, LATERAL pg_terminate_backend(d.datid::int4)",
+            "sql.function",
+        ),
+        ("SELECT \"COUNT\"(1)", "sql.function"),
+        ("SELECT 'a' IS NORMALIZED", "sql.unknown"),
+        (
+            "SELECT * FROM XMLTABLE('/a' PASSING '<a/>' COLUMNS x int PATH '.')",
+            "sql.unknown",
+        ),
     ];
     for (sql, rule) in attacks {
         let q = format!(

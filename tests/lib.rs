@@ -11,6 +11,7 @@ mod test;
 
 mod bad_input;
 mod boundary;
+mod boundary_sql;
 mod claims;
 mod diagnostics;
 mod evidence;

@@ -24,7 +24,12 @@ tasks:
                  the example CI workflow and the shipped plans against their
                  JSON Schemas (scripts/lint-workflow, scripts/lint-plans)
   bench [ARGS]   scripts/bench ARGS: cutter next to pyinfra, ansible-core and
-                 the floor (scripts/bench --help)";
+                 the floor (scripts/bench --help)
+  mutants [ARGS] cargo mutants over the read-only SQL boundary
+                 (src/plan/readonly/), against the tests that need no stack;
+                 ARGS go to cargo mutants (--shard 1/4, --re REGEX, --list,
+                 --in-place). Needs `cargo install --locked cargo-mutants`;
+                 not part of CI. Equivalent mutants: .cargo/mutants.toml";
 
 fn main() -> ExitCode {
     let mut args = std::env::args_os().skip(1);
@@ -34,6 +39,7 @@ fn main() -> ExitCode {
         Some("check") if rest.is_empty() => check(),
         Some("test") => test(&rest),
         Some("bench") => bench(&rest),
+        Some("mutants") => mutants(&rest),
         Some("help" | "-h" | "--help") => {
             eprintln!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -90,6 +96,24 @@ fn test(args: &[OsString]) -> Result {
 fn bench(args: &[OsString]) -> Result {
     let root = root();
     run(script(&root, "scripts/bench").args(args))
+}
+
+/// The boundary's own files, mutated one change at a time; every viable
+/// mutant must make a test fail. The tests are those of `check` (no stack),
+/// so a run needs no root, Docker or network.
+const MUTATED: &[&str] = &["src/plan/readonly/*.rs"];
+
+fn mutants(args: &[OsString]) -> Result {
+    let root = root();
+    let mut command = cargo(&root);
+    command.arg("mutants");
+    for file in MUTATED {
+        command.args(["--file", file]);
+    }
+    command
+        .args(args)
+        .args(["--", "--lib", "--test", "lib", "--", "--skip", "stack"]);
+    run(&mut command)
 }
 
 /// Every shell script of the project: the files in `scripts/`, the parts in
