@@ -124,3 +124,58 @@ fn stack_a_full_disk_fails_the_step_and_records_nothing() {
     let sums = std::fs::read_to_string(format!("{small}/SHA256SUMS")).unwrap();
     assert!(sums.ends_with("  dump.bin\n"), "{sums}");
 }
+
+/// A `ready` check that never answers (each try hangs until its 10 s
+/// limit) fails the step after the 120 s its message names, not after 240
+/// tries (42 minutes). Twin: a ready check that answers lets the step on.
+#[test]
+fn stack_a_ready_check_that_hangs_fails_after_120_seconds() {
+    let t = StackTest::new("ready");
+    let name = format!("cutter-ready-{}", std::process::id());
+    let image = stack().get("CUTTER_TEST_PG_IMAGE").to_string();
+    let plan = |ready: &str| {
+        format!(
+            "[hosts.vps]\nssh = \"cutter-test-vps\"\n\n[containers.copy]\nname = \"{name}\"\nimage = \"{image}\"\nlifecycle = \"persistent\"\nnetwork = \"{name}-net\"\nvolume = \"{name}-data\"\nenv = {{ POSTGRES_HOST_AUTH_METHOD = \"trust\" }}\nready = \"{ready}\"\n"
+        )
+    };
+    struct Cleanup(String);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let n = &self.0;
+            let _ = stack().ssh(&format!(
+                "docker rm -f -v {n} >/dev/null 2>&1; docker volume rm {n}-data >/dev/null 2>&1; docker network rm {n}-net >/dev/null 2>&1"
+            ));
+        }
+    }
+    let _cleanup = Cleanup(name.clone());
+    t.plan(&plan("sleep 600"));
+    let started = std::time::Instant::now();
+    let mut child = Command::new(crate::test::cutter_bin())
+        .args(["apply", "--yes", "plan.toml"])
+        .current_dir(t.local.path())
+        .envs(t.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The apply lock may first be held by another test's apply (10 min).
+    let deadline = std::time::Duration::from_secs(15 * 60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the apply still waited for `ready` after 15 minutes");
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("container not ready after 120s"), "{err}");
+    t.plan(&plan("pg_isready -q"));
+    t.expect(&["apply", "--yes", "plan.toml"], 0);
+}

@@ -200,7 +200,7 @@ pub fn container(
     }
     if let Some(ready) = &c.ready {
         s.commands.push(format!(
-            "i=0; until docker exec -e {env_marker} \"$cid\" timeout -k 2 10 sh -c {} sh {marker} > /dev/null 2>&1; do i=$((i+1)); [ $i -lt 240 ] || {{ echo 'container not ready after 120s' >&2; docker logs --tail 20 \"$cid\" >&2; exit 1; }}; sleep 0.5; done; ready_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+            "since=$(date +%s); until docker exec -e {env_marker} \"$cid\" timeout -k 2 10 sh -c {} sh {marker} > /dev/null 2>&1; do [ $(( $(date +%s) - since )) -lt 120 ] || {{ docker logs --tail 20 \"$cid\" >&2; echo 'container not ready after 120s (the last lines of its log are above)' >&2; exit 1; }}; sleep 0.5; done; ready_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)",
             quote(ready)
         ));
     }
