@@ -351,3 +351,34 @@ fn published_files_take_the_umask_mode() {
         }
     }
 }
+
+/// The glob by which progress finds a step's output temporary matches the
+/// name `cutter_temp` gives it, and only that role's.
+#[test]
+fn the_progress_glob_finds_the_temporary_of_its_role() {
+    for sh in shells() {
+        let t = tempfile::tempdir().unwrap();
+        let body = format!(
+            "{}; {}; {}; ls -d -- {}",
+            host::enter(&t.path().display().to_string(), []),
+            host::temp("a", "out-1234abcd"),
+            host::temp("b", "err"),
+            host::temp_glob("out-1234abcd"),
+        );
+        let r = run(&sh, t.path(), &body);
+        assert_eq!(r.code, 0, "{sh:?}: {}", r.stderr);
+        let found: Vec<&str> = r.stdout.lines().collect();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains(".out-1234abcd."), "{found:?}");
+    }
+}
+
+/// `SHA256SUMS` names are escaped as coreutils escapes them: a backslash,
+/// a line feed or a carriage return each makes the line start with `\`.
+#[test]
+fn sums_names_are_escaped_as_coreutils_does() {
+    assert_eq!(host::sums_name("ab"), ("ab".to_string(), false));
+    assert_eq!(host::sums_name("a\\b"), ("a\\\\b".to_string(), true));
+    assert_eq!(host::sums_name("a\nb"), ("a\\nb".to_string(), true));
+    assert_eq!(host::sums_name("a\rb"), ("a\\rb".to_string(), true));
+}

@@ -26,7 +26,8 @@ tasks:
   bench [ARGS]   scripts/bench ARGS: cutter next to pyinfra, ansible-core and
                  the floor (scripts/bench --help)
   mutants [ARGS] cargo mutants over the read-only SQL boundary
-                 (src/plan/readonly/), against the tests that need no stack;
+                 (src/plan/readonly/) and the host primitives (src/host.rs),
+                 against the tests that need no stack;
                  ARGS go to cargo mutants (--shard 1/4, --re REGEX, --list,
                  --in-place). Needs `cargo install --locked cargo-mutants`;
                  not part of CI. Equivalent mutants: .cargo/mutants.toml";
@@ -101,7 +102,7 @@ fn bench(args: &[OsString]) -> Result {
 /// The boundary's own files, mutated one change at a time; every viable
 /// mutant must make a test fail. The tests are those of `check` (no stack),
 /// so a run needs no root, Docker or network.
-const MUTATED: &[&str] = &["src/plan/readonly/*.rs"];
+const MUTATED: &[&str] = &["src/plan/readonly/*.rs", "src/host.rs"];
 
 fn mutants(args: &[OsString]) -> Result {
     let root = root();
