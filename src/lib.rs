@@ -19,7 +19,6 @@ pub mod exit_status;
 mod fuzzing;
 pub mod graph;
 pub mod host;
-pub mod leftovers;
 pub mod man;
 pub mod observe;
 pub mod plan;

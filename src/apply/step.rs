@@ -197,8 +197,10 @@ pub fn build(
                 .states
                 .get(&step.host)
                 .ok_or_else(|| format!("host `{}` was not observed", step.host))?;
-            let actions = crate::leftovers::container_actions(inputs.diff);
-            script::remove_leftovers(&crate::leftovers::find(plan, &step.host, state, &actions))
+            let actions = crate::diff::leftovers::container_actions(inputs.diff);
+            script::remove_leftovers(&crate::diff::leftovers::find(
+                plan, &step.host, state, &actions,
+            ))
         }
         StepKind::GuardBefore | StepKind::GuardAfter => {
             let g = &plan.guards[&step.resource];

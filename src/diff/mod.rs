@@ -108,6 +108,7 @@ impl Diff {
 
 mod container;
 mod interrupted;
+pub mod leftovers;
 mod time;
 use container::{container_action, leftovers};
 use interrupted::interrupted;
@@ -226,11 +227,11 @@ pub fn diff_replacing(
     let container_actions: HashMap<String, Action> =
         actions.iter().map(|(k, (a, _))| (k.clone(), *a)).collect();
     // Objects of this plan found by label that it no longer holds, by host.
-    let labelled: HashMap<&String, Vec<crate::leftovers::Leftover>> = plan
+    let labelled: HashMap<&String, Vec<leftovers::Leftover>> = plan
         .hosts
         .keys()
         .filter_map(|h| {
-            let found = crate::leftovers::find(plan, h, states.get(h)?, &container_actions);
+            let found = leftovers::find(plan, h, states.get(h)?, &container_actions);
             (!found.is_empty()).then_some((h, found))
         })
         .collect();

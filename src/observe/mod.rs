@@ -47,7 +47,7 @@ pub struct HostState {
     /// recorded (cutter killed, connection lost), by step id.
     pub in_flight: BTreeMap<String, serde_json::Value>,
     /// Completion records of cutter's containers, by the container ID their
-    /// file is named after (see `apply::script::COMPLETIONS_DIR`).
+    /// file is named after (see `probe::COMPLETIONS_DIR`).
     pub completions: BTreeMap<String, serde_json::Value>,
 }
 

@@ -25,6 +25,10 @@ pub const FAILURES_DIR: &str = "$HOME/.cutter/failures";
 /// (`<plan>.<step>.in-flight`): the step started and its end is not known.
 pub const IN_FLIGHT_SUFFIX: &str = ".in-flight";
 
+/// Where the completion records of cutter's persistent containers live on a
+/// host: `<full container ID>.json`, written last by the step that made it.
+pub const COMPLETIONS_DIR: &str = "$HOME/.cutter/containers";
+
 /// The file-name prefix of a plan's failure records: its file stem and a
 /// digest of its absolute path, so that two plans with the same file name
 /// (in different folders) never see each other's failures.
@@ -274,7 +278,7 @@ pub fn probe_script(plan: &Plan, host: &str) -> String {
         let _ = writeln!(
             s,
             "w=; for f in \"{}\"/*.json; do [ -f \"$f\" ] || continue; slurp \"$f\"; rec_completion \"${{f##*/}}\" \"$c\"; done; w_k=$w",
-            crate::apply::script::COMPLETIONS_DIR
+            COMPLETIONS_DIR
         );
     }
     let _ = writeln!(

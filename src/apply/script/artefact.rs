@@ -133,7 +133,7 @@ pub fn artefact(
             "{}; docker run -d --rm --network none --read-only --name {q_verifier} --label {} --label cutter.role=verify --label {} --entrypoint sleep {image} {} > /dev/null 2> \"$verr\" & verifier=$!",
             host::temp("verr", "verr"),
             quote(&format!("{MANAGED_LABEL}=true")),
-            quote(&format!("{PLAN_LABEL}={}", plan_path(plan))),
+            quote(&format!("{PLAN_LABEL}={}", plan.canonical_file())),
             a.timeout.as_secs().max(1),
         ));
     }

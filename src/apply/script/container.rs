@@ -2,9 +2,7 @@
 
 use super::*;
 
-/// Where the completion records of cutter's persistent containers live on a
-/// host: `<full container ID>.json`, written last by the step that made it.
-pub const COMPLETIONS_DIR: &str = "$HOME/.cutter/containers";
+use crate::observe::probe::COMPLETIONS_DIR;
 
 /// Labels cutter puts on what it creates.
 pub(super) fn labels(plan: &Plan, c: &Container) -> String {
@@ -12,7 +10,7 @@ pub(super) fn labels(plan: &Plan, c: &Container) -> String {
         format!("{MANAGED_LABEL}=true"),
         format!("cutter.resource={}", c.name),
         format!("cutter.lifecycle={}", c.lifecycle.as_str()),
-        format!("{PLAN_LABEL}={}", plan_path(plan)),
+        format!("{PLAN_LABEL}={}", plan.canonical_file()),
     ])
 }
 
@@ -22,7 +20,7 @@ fn owned_labels(plan: &Plan, c: &Container) -> String {
     label_args(&[
         format!("{MANAGED_LABEL}=true"),
         format!("cutter.resource={}", c.name),
-        format!("{PLAN_LABEL}={}", plan_path(plan)),
+        format!("{PLAN_LABEL}={}", plan.canonical_file()),
     ])
 }
 
@@ -32,14 +30,6 @@ fn label_args(labels: &[String]) -> String {
         .map(|l| format!("--label {}", quote(l)))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// The plan's absolute path, as its `cutter.plan` label carries it.
-pub fn plan_path(plan: &Plan) -> String {
-    std::fs::canonicalize(&plan.file)
-        .unwrap_or(plan.file.clone())
-        .display()
-        .to_string()
 }
 
 /// IDs of cutter's containers called exactly `name` (managed label only).
@@ -252,11 +242,11 @@ pub fn container(
     s
 }
 
-/// Remove what [`crate::leftovers::find`] found: each object by its full
+/// Remove what [`crate::diff::leftovers::find`] found: each object by its full
 /// ID (volumes by name), and only after its labels, read again now, are
 /// still cutter's managed label and the plan label it was found with.
 /// Containers go first (with their completion records), then what they used.
-pub fn remove_leftovers(items: &[crate::leftovers::Leftover]) -> Script {
+pub fn remove_leftovers(items: &[crate::diff::leftovers::Leftover]) -> Script {
     let mut s = Script::default();
     for what in ["container", "volume", "network"] {
         for l in items.iter().filter(|l| l.what == what) {

@@ -26,7 +26,7 @@ mod container;
 
 pub use artefact::{artefact, prune, write_evidence};
 pub use check::{STATE_SEPARATOR, check, protected_state, rowcount_sql, schema_hash};
-pub use container::{COMPLETIONS_DIR, container, plan_path, remove_leftovers, teardown};
+pub use container::{container, remove_leftovers, teardown};
 
 use std::time::Duration;
 

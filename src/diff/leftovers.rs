@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
 
-use crate::diff::Action;
+use super::{Action, Diff, short};
 use crate::observe::HostState;
 use crate::plan::{Lifecycle, MANAGED_LABEL, PLAN_LABEL, Plan};
 
@@ -37,7 +37,7 @@ impl Leftover {
             self.what,
             self.name,
             if self.id != self.name {
-                format!(" {}", crate::diff::short(&self.id))
+                format!(" {}", short(&self.id))
             } else {
                 String::new()
             },
@@ -47,7 +47,7 @@ impl Leftover {
 }
 
 /// The container steps' actions in `diff`, for [`find`].
-pub fn container_actions(diff: &crate::diff::Diff) -> HashMap<String, Action> {
+pub fn container_actions(diff: &Diff) -> HashMap<String, Action> {
     diff.changes
         .iter()
         .filter(|c| c.kind == crate::graph::StepKind::Container)
@@ -67,7 +67,7 @@ pub fn find(
     let Some(docker) = &state.docker else {
         return Vec::new();
     };
-    let path = crate::apply::script::plan_path(plan);
+    let path = plan.canonical_file();
     let mut desired: [BTreeSet<&str>; 3] = Default::default();
     let mut named: BTreeSet<&str> = BTreeSet::new();
     for c in plan.containers.values().filter(|c| c.host == host) {
@@ -180,7 +180,7 @@ mod tests {
             &|_| None,
         )
         .expect("plan");
-        let path = crate::apply::script::plan_path(&plan);
+        let path = plan.canonical_file();
         let mine = |extra: &[(&str, &str)]| {
             let mut l = labels(&[("cutter.managed", "true"), ("cutter.plan", &path)]);
             l.extend(labels(extra));
